@@ -1,0 +1,55 @@
+import ConveyorThreads
+import Foundation
+
+/// A command started by `SSHSession.run`.
+public final class SSHRun: Sendable {
+    let session: SSHSession
+    let state: RunState
+
+    init(session: SSHSession, state: RunState) {
+        self.session = session
+        self.state = state
+    }
+
+    /// Waits until the command ends and all its output was delivered; returns its exit status
+    /// (128 + signal number when a signal ended it).
+    public func wait() async throws -> Int32 {
+        let state = self.state
+        return try await withCheckedThrowingContinuation { continuation in
+            let submitted = session.thread.submit {
+                if case .finished(let result) = state.phase {
+                    continuation.resume(with: result.mapError { $0 as any Error })
+                } else {
+                    state.waiters.append(continuation)
+                }
+            }
+            if !submitted { continuation.resume(throwing: SSHError("session closed")) }
+        }
+    }
+
+    /// Stops the remote process group: SIGTERM, then SIGKILL after 2 s, sent on a second channel.
+    /// Returns once the signals were sent; `wait()` then reports how the command ended.
+    public func terminate() async {
+        guard !state.pidFile.isEmpty else { return }
+        _ = try? await session.execute(RemoteCommand.terminate(pidFile: state.pidFile))
+    }
+}
+
+/// Collects bytes delivered on the session thread for reading afterwards.
+final class OutputCollector: @unchecked Sendable {
+    // @unchecked Sendable: `bytes` is only touched with `lock` held.
+    private let lock = NSLock()
+    private var bytes: [UInt8] = []
+
+    func append(_ chunk: [UInt8]) {
+        lock.lock()
+        bytes += chunk
+        lock.unlock()
+    }
+
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+
+/// Reads the addresses of the servers that `scripts/test-servers.sh start` runs. Integration tests
+/// fail (never skip) when they are missing.
+enum TestServers {
+    struct Missing: Error, CustomStringConvertible {
+        var name: String
+        var description: String {
+            "\(name) is not set: run `scripts/test-servers.sh start` and "
+                + "`eval \"$(scripts/test-servers.sh env)\"` before `swift test`"
+        }
+    }
+
+    static func require(_ name: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            throw Missing(name: name)
+        }
+        return value
+    }
+}
+
+/// Thread-safe byte sink for output callbacks.
+final class Collected: @unchecked Sendable {
+    // @unchecked Sendable: every field is guarded by `lock`.
+    private let lock = NSLock()
+    private var streams: [String: [UInt8]] = [:]
+
+    func append(_ key: String, _ bytes: [UInt8]) {
+        lock.lock()
+        streams[key, default: []] += bytes
+        lock.unlock()
+    }
+
+    func text(_ key: String) -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: streams[key] ?? [], as: UTF8.self)
+    }
+
+    func count(_ key: String) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return streams[key]?.count ?? 0
+    }
+}
