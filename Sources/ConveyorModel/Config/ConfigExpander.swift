@@ -1,0 +1,46 @@
+/// Expands a `.conveyor.yml` / `.travis.yml` into the jobs of one build, following travis-yml:
+/// skip checks, then the matrix (product, include, global env, exclude, dedupe, `if:` filtering),
+/// then stages and numbering. See docs/config.md.
+public enum ConfigExpander {
+    /// Parses YAML (Yams) and expands it. `secureDecryption` decides what happens to `secure:` values:
+    /// nil → the variable is left out of jobs with a warning; a closure → called with the ciphertext to get
+    /// the value (`EnvVar.secure = true`). `overrides` (an API trigger's YAML) is deep-merged over the config.
+    public static func expand(yaml: String, context: BuildRequestContext, limits: ConfigLimits = ConfigLimits(),
+                              secureDecryption: (@Sendable (String) -> String?)? = nil,
+                              overrides: String? = nil) throws(ConfigError) -> ExpandedBuild {
+        let config = try YAMLLoader.load(text: yaml, limits: limits)
+        let override = try overrides.map { text throws(ConfigError) in
+            try YAMLLoader.load(text: text, limits: limits, what: "override config")
+        }
+        return try expand(config: config, override: override, context: context, limits: limits,
+                          secureDecryption: secureDecryption)
+    }
+
+    /// Same, from raw bytes: rejects oversized input and invalid UTF-8 with a clear error.
+    public static func expand(yamlData: [UInt8], context: BuildRequestContext, limits: ConfigLimits = ConfigLimits(),
+                              secureDecryption: (@Sendable (String) -> String?)? = nil,
+                              overrides: String? = nil) throws(ConfigError) -> ExpandedBuild {
+        let config = try YAMLLoader.load(bytes: yamlData, limits: limits)
+        let override = try overrides.map { text throws(ConfigError) in
+            try YAMLLoader.load(text: text, limits: limits, what: "override config")
+        }
+        return try expand(config: config, override: override, context: context, limits: limits,
+                          secureDecryption: secureDecryption)
+    }
+
+    /// Expands an already parsed config.
+    public static func expand(config: JSONValue, override: JSONValue? = nil, context: BuildRequestContext,
+                              limits: ConfigLimits = ConfigLimits(),
+                              secureDecryption: (@Sendable (String) -> String?)? = nil) throws(ConfigError) -> ExpandedBuild {
+        let merged = override.map { config.deepMerged(with: $0) } ?? config
+        let root: [String: JSONValue]
+        switch merged {
+        case .object(let object): root = object
+        case .null: root = [:]
+        default: throw ConfigError("config must be a mapping of keys to values at the top level")
+        }
+        var expansion = MatrixExpansion(root: root, context: context, limits: limits,
+                                        secrets: SecureValues(decrypt: secureDecryption))
+        return try expansion.run()
+    }
+}
