@@ -1,0 +1,57 @@
+-- Admit waiting jobs of one owner, atomically (DESIGN §3, issue 3).
+-- KEYS[1] waiting zset   (job id -> priority/FIFO score)
+-- KEYS[2] running zset   (job id -> lease deadline ms)
+-- KEYS[3] limits hash    (max, repo:<slug>, queue:<name>)
+-- KEYS[4] jobinfo hash   (job id -> "<repo>\t<queue>")
+-- ARGV[1] now ms, ARGV[2] lease ms, ARGV[3] grace ms, ARGV[4] default max, ARGV[5] scan limit
+-- Returns { admitted ids…(array), waiting, running, max, expired, blocked reasons (array of "id\treason") }
+local now = tonumber(ARGV[1])
+local lease = tonumber(ARGV[2])
+local grace = tonumber(ARGV[3])
+local scan = tonumber(ARGV[5])
+
+-- 1. lease clean-up: slots whose holder stopped renewing are dropped
+local expired = redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - grace))
+
+local max = tonumber(redis.call('HGET', KEYS[3], 'max') or ARGV[4])
+local running = redis.call('ZRANGE', KEYS[2], 0, -1)
+local byRepo, byQueue = {}, {}
+for _, id in ipairs(running) do
+  local info = redis.call('HGET', KEYS[4], id)
+  if info then
+    local repo, queue = string.match(info, '^(.-)\t(.*)$')
+    byRepo[repo] = (byRepo[repo] or 0) + 1
+    byQueue[queue] = (byQueue[queue] or 0) + 1
+  end
+end
+local count = #running
+local admitted, blocked = {}, {}
+local limitCache = {}
+local function limit(field)
+  if limitCache[field] == nil then
+    limitCache[field] = tonumber(redis.call('HGET', KEYS[3], field) or '-1')
+  end
+  return limitCache[field]
+end
+
+-- 2. admit in priority order then FIFO, respecting repository and queue limits
+local waiting = redis.call('ZRANGE', KEYS[1], 0, scan - 1)
+for _, id in ipairs(waiting) do
+  if count >= max then break end
+  local info = redis.call('HGET', KEYS[4], id) or '\t'
+  local repo, queue = string.match(info, '^(.-)\t(.*)$')
+  local repoMax, queueMax = limit('repo:' .. repo), limit('queue:' .. queue)
+  if repoMax >= 0 and (byRepo[repo] or 0) >= repoMax then
+    table.insert(blocked, id .. '\trepository limit')
+  elseif queueMax >= 0 and (byQueue[queue] or 0) >= queueMax then
+    table.insert(blocked, id .. '\tqueue limit')
+  else
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZADD', KEYS[2], now + lease, id)
+    byRepo[repo] = (byRepo[repo] or 0) + 1
+    byQueue[queue] = (byQueue[queue] or 0) + 1
+    count = count + 1
+    table.insert(admitted, id)
+  end
+end
+return { admitted, redis.call('ZCARD', KEYS[1]), count, max, expired, blocked }

@@ -1,0 +1,75 @@
+import Foundation
+
+/// Everything a node can be told. Defaults follow DESIGN §7; `SettingsLoader` fills it from
+/// `config/conveyor.yml`, then `CONVEYOR_*` environment variables, then command-line flags.
+public struct Settings: Sendable {
+    public var redisURL = "redis://127.0.0.1:6379/0"
+    public var postgresURL = "postgres://conveyor@127.0.0.1:5432/conveyor"
+    public var nodeID = Settings.defaultNodeID()
+    public var roles: Set<Role> = Set(Role.allCases)
+    public var keyPrefix = "cv"
+    public var httpHost = "127.0.0.1"
+    public var httpPort = 8080
+    public var metricsPort = 9100
+    public var publicURL: String?
+    public var apiToken: String?
+    public var webhookSecret: String?
+    public var redisPoolSize = 4
+    public var postgresPoolSize = 4
+    public var migrateOnStart = true
+
+    // Scheduling
+    public var defaultOwnerLimit = 5
+    public var sweepIntervalSeconds = 5.0
+    public var leaseSeconds = 30.0
+    public var maxAttempts = 3
+    public var maxDeliveries = 5
+    public var queuesFile = "config/queues.yml"
+    public var maxJobsPerBuild = 200
+
+    // Workers
+    public var workerSlots = 2
+    public var workerQueues = ["default"]
+    public var executor = "local"
+    public var workDirectory = "/tmp/conveyor-work"
+    public var sandbox = "bwrap"
+    public var sandboxNetwork = true
+    public var hardTimeoutSeconds = 3000.0
+    public var noOutputTimeoutSeconds = 600.0
+    public var maxLogBytes = 4 * 1024 * 1024
+    public var logFlushMilliseconds = 500
+    public var logFlushBytes = 8192
+    public var drainGraceSeconds = 30.0
+    public var cancelGraceSeconds = 1.0
+    public var sshHost: String?
+    public var sshPort = 22
+    public var sshUser = "conveyor"
+    public var sshKey: String?
+    public var sshKnownHosts: String?
+    public var libvirtURI = "qemu:///system"
+    public var libvirtDomains: [String] = []
+    public var libvirtSnapshot = "clean"
+
+    // Logs
+    public var aggregationDelaySeconds = 10.0
+    public var eventsMaxLength = 100_000
+    public var s3Endpoint: String?
+    public var s3Bucket = "conveyor-logs"
+    public var s3Region = "us-east-1"
+    public var s3AccessKey: String?
+    public var s3SecretKey: String?
+    public var purgeAfterArchive = true
+
+    // Notifications
+    public var statusAPIURL: String?
+    public var statusAPIToken: String?
+
+    public init() {}
+
+    public static func defaultNodeID() -> String {
+        "\(ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "node")-\(getpid())"
+    }
+
+    public var leaseMilliseconds: Int { Int(leaseSeconds * 1000) }
+    public var keys: Keys { Keys(prefix: keyPrefix) }
+}

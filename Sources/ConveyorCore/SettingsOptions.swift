@@ -1,0 +1,105 @@
+/// One configurable option: its YAML key, its environment name and how a text value applies.
+public struct SettingOption: Sendable {
+    public var key: String
+    public var env: String
+    public var help: String
+    let apply: @Sendable (inout Settings, String) throws(SettingsError) -> Void
+
+    init(_ key: String, _ help: String, env: String? = nil, _ apply: @escaping @Sendable (inout Settings, String) throws(SettingsError) -> Void) {
+        self.key = key
+        self.env = env ?? "CONVEYOR_" + key.uppercased()
+        self.help = help
+        self.apply = apply
+    }
+}
+
+private func int(_ key: String, _ text: String, min: Int = 0) throws(SettingsError) -> Int {
+    guard let v = Int(text.trimmingCharacters(in: .whitespaces)), v >= min else {
+        throw SettingsError("\(key): expected an integer ≥ \(min), got '\(text)'")
+    }
+    return v
+}
+
+private func seconds(_ key: String, _ text: String) throws(SettingsError) -> Double {
+    guard let v = Double(text.trimmingCharacters(in: .whitespaces)), v > 0 else {
+        throw SettingsError("\(key): expected a positive number of seconds, got '\(text)'")
+    }
+    return v
+}
+
+private func bool(_ key: String, _ text: String) throws(SettingsError) -> Bool {
+    switch text.lowercased() {
+    case "1", "true", "yes", "on": return true
+    case "0", "false", "no", "off": return false
+    default: throw SettingsError("\(key): expected true or false, got '\(text)'")
+    }
+}
+
+private func list(_ text: String) -> [String] {
+    text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+}
+
+private func optional(_ text: String) -> String? { text.isEmpty ? nil : text }
+
+extension SettingOption {
+    /// Every option, in the order `config/conveyor.yml` documents them.
+    public static let all: [SettingOption] = [
+        .init("redis_url", "Redis URL: redis://[:password@]host:port/db") { $0.redisURL = $1 },
+        .init("postgres_url", "PostgreSQL URL: postgres://user[:password]@host:port/db") { $0.postgresURL = $1 },
+        .init("node_id", "stable node id, also the consumer name in every group (default: hostname-pid)") { $0.nodeID = $1 },
+        .init("roles", "roles this node runs: all, or a list of web,gatekeeper,scheduler,worker,hub,logs,reaper") { s, v throws(SettingsError) in s.roles = try Role.parse(v) },
+        .init("key_prefix", "prefix of every Redis key") { $0.keyPrefix = $1 },
+        .init("http_host", "address the web role (or the metrics endpoint) binds") { $0.httpHost = $1 },
+        .init("http_port", "port of the web role: UI, API, webhooks, /metrics") { s, v throws(SettingsError) in s.httpPort = try int("http_port", v) },
+        .init("metrics_port", "port of /metrics, /healthz, /readyz on nodes without the web role") { s, v throws(SettingsError) in s.metricsPort = try int("metrics_port", v) },
+        .init("public_url", "URL of the web UI as users reach it (links in notifications)") { $0.publicURL = optional($1) },
+        .init("api_token", "bearer token required by write API calls and the CLI") { $0.apiToken = optional($1) },
+        .init("webhook_secret", "global GitHub webhook secret, used when a repository has none") { $0.webhookSecret = optional($1) },
+        .init("redis_pool_size", "Redis connections per node for ordinary commands") { s, v throws(SettingsError) in s.redisPoolSize = try int("redis_pool_size", v, min: 1) },
+        .init("postgres_pool_size", "PostgreSQL connections per node") { s, v throws(SettingsError) in s.postgresPoolSize = try int("postgres_pool_size", v, min: 1) },
+        .init("migrate_on_start", "apply schema migrations when a node starts") { s, v throws(SettingsError) in s.migrateOnStart = try bool("migrate_on_start", v) },
+        .init("default_owner_limit", "concurrent jobs per owner unless the owner has its own limit") { s, v throws(SettingsError) in s.defaultOwnerLimit = try int("default_owner_limit", v) },
+        .init("sweep_interval_seconds", "scheduler safety-net sweep and reaper period") { s, v throws(SettingsError) in s.sweepIntervalSeconds = try seconds("sweep_interval_seconds", v) },
+        .init("lease_seconds", "lease of a running job; renewed every lease/3; a worker silent past it is dead") { s, v throws(SettingsError) in s.leaseSeconds = try seconds("lease_seconds", v) },
+        .init("max_attempts", "attempts of a job before it is errored") { s, v throws(SettingsError) in s.maxAttempts = try int("max_attempts", v, min: 1) },
+        .init("max_deliveries", "deliveries of a stream entry before it is dead-lettered") { s, v throws(SettingsError) in s.maxDeliveries = try int("max_deliveries", v, min: 1) },
+        .init("queues_file", "queue selection rules (by language, os, dist, arch)") { $0.queuesFile = $1 },
+        .init("max_jobs_per_build", "largest build matrix accepted") { s, v throws(SettingsError) in s.maxJobsPerBuild = try int("max_jobs_per_build", v, min: 1) },
+        .init("worker_slots", "jobs a worker node runs at once") { s, v throws(SettingsError) in s.workerSlots = try int("worker_slots", v, min: 1) },
+        .init("worker_queues", "queues a worker node claims from, comma-separated") { $0.workerQueues = list($1) },
+        .init("executor", "where jobs run: local (bubblewrap sandbox), ssh, libvirt, noop (benchmarks)") { s, v throws(SettingsError) in
+            guard ["local", "ssh", "libvirt", "noop"].contains(v) else { throw SettingsError("executor: expected local, ssh, libvirt or noop, got '\(v)'") }
+            s.executor = v
+        },
+        .init("work_directory", "where the local executor makes each job's fresh work directory") { $0.workDirectory = $1 },
+        .init("sandbox", "local executor sandbox: bwrap or none") { s, v throws(SettingsError) in
+            guard ["bwrap", "none"].contains(v) else { throw SettingsError("sandbox: expected bwrap or none, got '\(v)'") }
+            s.sandbox = v
+        },
+        .init("sandbox_network", "whether sandboxed jobs get network access") { s, v throws(SettingsError) in s.sandboxNetwork = try bool("sandbox_network", v) },
+        .init("hard_timeout_seconds", "longest a job may run") { s, v throws(SettingsError) in s.hardTimeoutSeconds = try seconds("hard_timeout_seconds", v) },
+        .init("no_output_timeout_seconds", "longest a job may print nothing") { s, v throws(SettingsError) in s.noOutputTimeoutSeconds = try seconds("no_output_timeout_seconds", v) },
+        .init("max_log_bytes", "largest log kept per job; the tail is kept") { s, v throws(SettingsError) in s.maxLogBytes = try int("max_log_bytes", v, min: 1024) },
+        .init("log_flush_milliseconds", "a log part is sent at least this often while output flows") { s, v throws(SettingsError) in s.logFlushMilliseconds = try int("log_flush_milliseconds", v, min: 10) },
+        .init("log_flush_bytes", "a log part is sent when it reaches this size") { s, v throws(SettingsError) in s.logFlushBytes = try int("log_flush_bytes", v, min: 64) },
+        .init("drain_grace_seconds", "on SIGTERM, how long running jobs may finish before they are reset") { s, v throws(SettingsError) in s.drainGraceSeconds = try seconds("drain_grace_seconds", v) },
+        .init("ssh_host", "ssh executor: build host") { $0.sshHost = optional($1) },
+        .init("ssh_port", "ssh executor: port") { s, v throws(SettingsError) in s.sshPort = try int("ssh_port", v, min: 1) },
+        .init("ssh_user", "ssh executor: user") { $0.sshUser = $1 },
+        .init("ssh_key", "ssh executor: private key file") { $0.sshKey = optional($1) },
+        .init("ssh_known_hosts", "ssh executor: known_hosts file used to check the host key") { $0.sshKnownHosts = optional($1) },
+        .init("libvirt_uri", "libvirt executor: connection URI") { $0.libvirtURI = $1 },
+        .init("libvirt_domains", "libvirt executor: one domain per slot, comma-separated") { $0.libvirtDomains = list($1) },
+        .init("libvirt_snapshot", "libvirt executor: clean snapshot reverted to before each job") { $0.libvirtSnapshot = $1 },
+        .init("aggregation_delay_seconds", "logs are aggregated this long after their final part") { s, v throws(SettingsError) in s.aggregationDelaySeconds = try seconds("aggregation_delay_seconds", v) },
+        .init("events_max_length", "approximate length cv:events is capped at") { s, v throws(SettingsError) in s.eventsMaxLength = try int("events_max_length", v, min: 100) },
+        .init("s3_endpoint", "log archive: S3-compatible endpoint (archiving is off when empty)") { $0.s3Endpoint = optional($1) },
+        .init("s3_bucket", "log archive: bucket") { $0.s3Bucket = $1 },
+        .init("s3_region", "log archive: region used in the SigV4 signature") { $0.s3Region = $1 },
+        .init("s3_access_key", "log archive: access key") { $0.s3AccessKey = optional($1) },
+        .init("s3_secret_key", "log archive: secret key") { $0.s3SecretKey = optional($1) },
+        .init("purge_after_archive", "drop a log's content from Postgres once its archive is verified") { s, v throws(SettingsError) in s.purgeAfterArchive = try bool("purge_after_archive", v) },
+        .init("status_api_url", "GitHub-compatible commit status API base URL (off when empty)") { $0.statusAPIURL = optional($1) },
+        .init("status_api_token", "token sent to the commit status API") { $0.statusAPIToken = optional($1) },
+    ]
+}

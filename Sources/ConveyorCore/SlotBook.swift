@@ -1,0 +1,83 @@
+import ConveyorRedis
+
+/// The owner-scoped Redis side of scheduling: waiting sets, running slots (membership with a
+/// lease deadline), limits. Every change goes through a Lua script or a single command.
+public struct SlotBook: Sendable {
+    let redis: RedisClient
+    let keys: Keys
+    let scripts: LuaScripts
+    let settings: Settings
+
+    public struct WaitingJob: Sendable {
+        public var job: Int64
+        public var repo: String
+        public var queue: String
+        public var priority: Int
+        public var createdMillis: Int64
+        public init(job: Int64, repo: String, queue: String, priority: Int = 0, createdMillis: Int64) {
+            self.job = job
+            self.repo = repo
+            self.queue = queue
+            self.priority = priority
+            self.createdMillis = createdMillis
+        }
+        /// Higher priority first, then FIFO. Priority is clamped to 0…99 so scores stay exact doubles.
+        var score: Double { Double(99 - min(max(priority, 0), 99)) * 1e13 + Double(createdMillis) }
+    }
+
+    /// Adds jobs to the owner's waiting set (idempotent) and wakes the scheduler for the owner.
+    public func enqueue(owner: String, jobs: [WaitingJob]) async throws {
+        if jobs.isEmpty { return }
+        var args: [RedisArgument] = [RedisArgument(owner)]
+        for job in jobs {
+            args += [RedisArgument(job.job), RedisArgument(job.score), RedisArgument("\(job.repo)\t\(job.queue)")]
+        }
+        try await redis.evaluate(scripts.enqueue, keys: [RedisArgument(keys.waiting(owner)), RedisArgument(keys.running(owner)),
+                                                          RedisArgument(keys.jobInfo(owner)), RedisArgument(keys.ownersWaiting)], args: args)
+        try await wake(owner: owner, reason: "enqueued")
+    }
+
+    /// Releases a job's slot (harmless twice); `forget` when the job is final.
+    public func release(owner: String, job: Int64, forget: Bool) async throws {
+        try await redis.evaluate(scripts.release, keys: [RedisArgument(keys.running(owner)), RedisArgument(keys.waiting(owner)), RedisArgument(keys.jobInfo(owner))],
+                                 args: [RedisArgument(job), forget ? "forget" : "keep"])
+    }
+
+    public func wake(owner: String, reason: String) async throws {
+        try await redis.xadd(keys.scheduler, fields: [("owner", RedisArgument(owner)), ("reason", RedisArgument(reason))], trim: .maxLenApprox(100_000))
+    }
+
+    /// Caches the owner's limits where the admission script reads them.
+    public func setLimits(owner: String, max: Int, repoLimits: [String: Int] = [:], queueLimits: [String: Int] = [:]) async throws {
+        var command: RedisCommand = ["HSET", RedisArgument(keys.limits(owner)), "max", RedisArgument(max)]
+        for (repo, limit) in repoLimits { command += [RedisArgument("repo:\(repo)"), RedisArgument(limit)] }
+        for (queue, limit) in queueLimits { command += [RedisArgument("queue:\(queue)"), RedisArgument(limit)] }
+        try await redis.send(command)
+    }
+
+    public struct Admission: Sendable {
+        public var admitted: [Int64]
+        public var waiting: Int
+        public var running: Int
+        public var max: Int
+        public var expired: Int
+        public var blocked: [(job: Int64, reason: String)]
+    }
+
+    /// Runs the admission script for one owner.
+    public func admit(owner: String, nowMillis: Int64, scanLimit: Int = 500) async throws -> Admission {
+        let lease = settings.leaseMilliseconds
+        let reply = try await redis.evaluate(scripts.admit,
+            keys: [RedisArgument(keys.waiting(owner)), RedisArgument(keys.running(owner)), RedisArgument(keys.limits(owner)), RedisArgument(keys.jobInfo(owner))],
+            args: [RedisArgument(nowMillis), RedisArgument(lease), RedisArgument(lease), RedisArgument(settings.defaultOwnerLimit), RedisArgument(scanLimit)])
+        let parts = reply.array ?? []
+        guard parts.count >= 6 else { throw RedisError(code: .protocolError, message: "admit.lua returned \(parts.count) parts") }
+        let blocked: [(Int64, String)] = (parts[5].array ?? []).compactMap { v in
+            let s = (v.string ?? "").split(separator: "\t", maxSplits: 1)
+            guard s.count == 2, let id = Int64(s[0]) else { return nil }
+            return (id, String(s[1]))
+        }
+        return Admission(admitted: (parts[0].array ?? []).compactMap { $0.int }, waiting: Int(parts[1].int ?? 0),
+                         running: Int(parts[2].int ?? 0), max: Int(parts[3].int ?? 0), expired: Int(parts[4].int ?? 0), blocked: blocked)
+    }
+}

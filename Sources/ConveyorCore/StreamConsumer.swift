@@ -1,0 +1,84 @@
+import ConveyorRedis
+import Dispatch
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// A consumer-group reader for one role (DESIGN §4): at-least-once, ack after the handler commits.
+///
+/// On start, and after any failure, it first re-reads this consumer's own pending entries (`0`),
+/// then blocks for new ones (`>`) on a dedicated connection. The handler returns the ids it has
+/// finished with; only those are acknowledged. Entries it could not handle stay pending and are
+/// retried, or reclaimed by another node after the lease.
+public struct StreamConsumer: Service {
+    public typealias Handler = @Sendable ([(stream: String, entry: StreamEntry)]) async throws -> [(stream: String, id: String)]
+
+    let context: NodeContext
+    let streams: [String]
+    let group: String
+    let batchSize: Int
+    let blockMilliseconds: Int
+    let handler: Handler
+    let retryPendingEvery: Duration
+
+    public init(context: NodeContext, streams: [String], group: String, batchSize: Int = 100, blockMilliseconds: Int = 2000,
+                retryPendingEvery: Duration = .seconds(5), handler: @escaping Handler) {
+        self.context = context
+        self.streams = streams
+        self.group = group
+        self.batchSize = batchSize
+        self.blockMilliseconds = blockMilliseconds
+        self.retryPendingEvery = retryPendingEvery
+        self.handler = handler
+    }
+
+    public func run() async throws {
+        let logger = context.logger
+        let connection = context.redis.dedicatedConnection(name: "\(group)-reader")
+        let latency = Metrics.Timer(label: "conveyor_stream_handler_duration_seconds", dimensions: [("group", group)])
+        let failures = Counter(label: "conveyor_stream_handler_errors_total", dimensions: [("group", group)])
+        let handled = Counter(label: "conveyor_stream_entries_total", dimensions: [("group", group)])
+        var readPending = true
+        var lastPendingRead = ContinuousClock.now
+        var backoff = Duration.milliseconds(100)
+        defer { Task { await connection.close() } }
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                for stream in streams { try await context.redis.ensureGroup(stream, group: group) }
+                if ContinuousClock.now - lastPendingRead > retryPendingEvery { readPending = true }
+                let batch: [(stream: String, entries: [StreamEntry])]
+                if readPending {
+                    batch = try await context.redis.xreadgroup(group: group, consumer: context.settings.nodeID, streams: streams, id: "0", count: batchSize)
+                    lastPendingRead = ContinuousClock.now
+                } else {
+                    batch = try await connection.xreadgroupBlocking(group: group, consumer: context.settings.nodeID, streams: streams,
+                                                                    count: batchSize, blockMilliseconds: blockMilliseconds)
+                }
+                let items = batch.flatMap { s in s.entries.map { (stream: s.stream, entry: $0) } }
+                if items.isEmpty {
+                    readPending = false
+                    continue
+                }
+                let start = DispatchTime.now().uptimeNanoseconds
+                let done = try await handler(items)
+                latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
+                handled.increment(by: Int64(done.count))
+                for stream in Set(done.map(\.stream)) {
+                    try await context.redis.xack(stream, group: group, ids: done.filter { $0.stream == stream }.map(\.id))
+                }
+                // A full pending batch means more may be pending; otherwise go back to new entries.
+                if readPending && items.count < batchSize { readPending = false }
+                if done.count < items.count { readPending = true; try await Task.sleep(for: .milliseconds(200)) }
+                backoff = .milliseconds(100)
+            } catch is CancellationError {
+                break
+            } catch {
+                failures.increment()
+                logger.warning("stream consumer failed; retrying", metadata: ["group": "\(group)", "error": "\(error)"])
+                readPending = true
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(5))
+            }
+        }
+    }
+}

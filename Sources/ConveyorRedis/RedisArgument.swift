@@ -1,0 +1,18 @@
+/// One binary-safe command argument.
+public struct RedisArgument: Sendable, Hashable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
+    public var bytes: [UInt8]
+
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+    public init(_ string: String) { bytes = Array(string.utf8) }
+    public init<I: BinaryInteger>(_ value: I) { bytes = Array(String(value).utf8) }
+    public init(_ value: Double) { bytes = Array(String(value).utf8) }
+    public init(stringLiteral value: String) { self.init(value) }
+    public init(integerLiteral value: Int) { self.init(value) }
+}
+
+/// A command: name and arguments.
+public typealias RedisCommand = [RedisArgument]
+
+extension Array where Element == RedisArgument {
+    var raw: [[UInt8]] { map(\.bytes) }
+}

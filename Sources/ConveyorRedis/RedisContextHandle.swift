@@ -1,0 +1,158 @@
+import CHiredis
+import Foundation
+
+/// Owns one `redisContext`. Not thread-safe by itself: `RedisConnection` only touches it from its
+/// own thread. All hiredis calls of the project live in this file.
+final class RedisContextHandle {
+    private var context: UnsafeMutablePointer<redisContext>?
+
+    var isConnected: Bool { context != nil }
+
+    /// Connects, authenticates and selects the database. Throws `connectFailed` with hiredis's message.
+    func connect(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration) throws(RedisError) {
+        close()
+        guard let ctx = redisConnectWithTimeout(url.host, Int32(url.port), Self.timeval(connectTimeout)) else {
+            throw RedisError(code: .connectFailed, message: "cannot allocate redis context")
+        }
+        if ctx.pointee.err != 0 {
+            let message = Self.errorString(ctx)
+            redisFree(ctx)
+            throw RedisError(code: .connectFailed, message: "\(url): \(message)")
+        }
+        context = ctx
+        _ = redisSetTimeout(ctx, Self.timeval(commandTimeout))
+        _ = redisEnableKeepAlive(ctx)
+        do {
+            if let password = url.password {
+                var auth = [Array("AUTH".utf8)]
+                if let user = url.user { auth.append(Array(user.utf8)) }
+                auth.append(Array(password.utf8))
+                try execute([auth])[0].throwingError()
+            }
+            if url.database != 0 {
+                try execute([[Array("SELECT".utf8), Array(String(url.database).utf8)]])[0].throwingError()
+            }
+        } catch {
+            close()
+            throw RedisError(code: .connectFailed, message: "\(url): \(error.message)")
+        }
+    }
+
+    func setTimeout(_ timeout: Duration) {
+        guard let ctx = context else { return }
+        _ = redisSetTimeout(ctx, Self.timeval(timeout))
+    }
+
+    /// Sends every command, then reads one reply per command (a pipeline). Any I/O or protocol
+    /// failure closes the context: a broken connection is never reused.
+    func execute(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisValue] {
+        guard let ctx = context else { throw RedisError(code: .connectionLost, message: "not connected") }
+        for command in commands {
+            if Self.append(ctx, command) != REDIS_OK {
+                let error = failure(ctx)
+                throw error
+            }
+        }
+        var replies: [RedisValue] = []
+        replies.reserveCapacity(commands.count)
+        for _ in commands {
+            var raw: UnsafeMutableRawPointer?
+            if redisGetReply(ctx, &raw) != REDIS_OK || raw == nil {
+                throw failure(ctx)
+            }
+            let reply = raw!.assumingMemoryBound(to: redisReply.self)
+            replies.append(Self.convert(reply))
+            freeReplyObject(raw)
+        }
+        return replies
+    }
+
+    func close() {
+        if let ctx = context { redisFree(ctx) }
+        context = nil
+    }
+
+    deinit { close() }
+
+    // MARK: - Helpers
+
+    private func failure(_ ctx: UnsafeMutablePointer<redisContext>) -> RedisError {
+        let code = ctx.pointee.err
+        let message = Self.errorString(ctx)
+        close()
+        if code == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK || message.contains("temporarily unavailable")) {
+            return RedisError(code: .timeout, message: "no reply within the command timeout")
+        }
+        if code == REDIS_ERR_PROTOCOL { return RedisError(code: .protocolError, message: message) }
+        return RedisError(code: .connectionLost, message: message.isEmpty ? "connection closed" : message)
+    }
+
+    private static func append(_ ctx: UnsafeMutablePointer<redisContext>, _ args: [[UInt8]]) -> Int32 {
+        // hiredis copies the arguments into its output buffer, so the pointers need only live for this call.
+        let total = args.reduce(0) { $0 + $1.count }
+        var flat = [UInt8]()
+        flat.reserveCapacity(total)
+        var lengths = [Int]()
+        lengths.reserveCapacity(args.count)
+        for arg in args {
+            flat.append(contentsOf: arg)
+            lengths.append(arg.count)
+        }
+        return flat.withUnsafeBufferPointer { buffer -> Int32 in
+            let base = UnsafeRawPointer(buffer.baseAddress) ?? UnsafeRawPointer(bitPattern: 1)!
+            var offset = 0
+            var pointers = [UnsafePointer<CChar>?]()
+            pointers.reserveCapacity(args.count)
+            for length in lengths {
+                pointers.append(base.advanced(by: offset).assumingMemoryBound(to: CChar.self))
+                offset += length
+            }
+            return pointers.withUnsafeMutableBufferPointer { argv in
+                lengths.withUnsafeBufferPointer { argvlen in
+                    redisAppendCommandArgv(ctx, Int32(args.count), argv.baseAddress, argvlen.baseAddress)
+                }
+            }
+        }
+    }
+
+    private static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
+        let r = reply.pointee
+        switch r.type {
+        case REDIS_REPLY_STRING:
+            return .bulk(bytes(r.str, r.len))
+        case REDIS_REPLY_STATUS:
+            return .simple(String(decoding: bytes(r.str, r.len), as: UTF8.self))
+        case REDIS_REPLY_ERROR:
+            return .error(String(decoding: bytes(r.str, r.len), as: UTF8.self))
+        case REDIS_REPLY_INTEGER:
+            return .integer(r.integer)
+        case REDIS_REPLY_NIL:
+            return .null
+        case REDIS_REPLY_ARRAY:
+            var items: [RedisValue] = []
+            items.reserveCapacity(r.elements)
+            for i in 0..<r.elements {
+                if let element = r.element[i] { items.append(convert(element)) } else { items.append(.null) }
+            }
+            return .array(items)
+        default:
+            return .error("unsupported reply type \(r.type)")
+        }
+    }
+
+    private static func bytes(_ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) -> [UInt8] {
+        guard let pointer, length > 0 else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: length).bindMemory(to: UInt8.self))
+    }
+
+    private static func errorString(_ ctx: UnsafeMutablePointer<redisContext>) -> String {
+        withUnsafeBytes(of: ctx.pointee.errstr) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+    }
+
+    static func timeval(_ d: Duration) -> Foundation.timeval {
+        let (seconds, attoseconds) = d.components
+        return Foundation.timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+
+/// A Lua script called by SHA (`EVALSHA`), loaded on first use and reloaded after `NOSCRIPT`
+/// (a restarted server or a `SCRIPT FLUSH`).
+public final class RedisScript: @unchecked Sendable {
+    // @unchecked Sendable: `sha` is only read and written with `lock` held.
+    public let name: String
+    public let source: String
+    private let lock = NSLock()
+    private var sha: String?
+
+    public init(name: String, source: String) {
+        self.name = name
+        self.source = source
+    }
+
+    /// Loads `<name>.lua` from a bundle's `Scripts` folder.
+    public convenience init(name: String, bundle: Bundle, subdirectory: String = "Scripts") throws {
+        guard let url = bundle.url(forResource: name, withExtension: "lua", subdirectory: subdirectory) else {
+            throw RedisError(code: .protocolError, message: "script \(name).lua not found in \(bundle.bundlePath)")
+        }
+        self.init(name: name, source: try String(contentsOf: url, encoding: .utf8))
+    }
+
+    func currentSHA() -> String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return sha
+    }
+
+    func store(_ value: String?) {
+        lock.lock()
+        sha = value
+        lock.unlock()
+    }
+}
+
+extension RedisClient {
+    /// Runs `script` with `EVALSHA`; loads it first when needed and once more on `NOSCRIPT`.
+    @discardableResult
+    public func evaluate(_ script: RedisScript, keys: [RedisArgument], args: [RedisArgument]) async throws -> RedisValue {
+        for _ in 0..<2 {
+            let sha = try await loadedSHA(script)
+            let reply = try await pipeline([["EVALSHA", RedisArgument(sha), RedisArgument(keys.count)] + keys + args])[0]
+            if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
+                script.store(nil)
+                continue
+            }
+            return try reply.throwingError()
+        }
+        throw RedisError(code: .server, message: "NOSCRIPT persisted for \(script.name) after reload")
+    }
+
+    private func loadedSHA(_ script: RedisScript) async throws -> String {
+        if let sha = script.currentSHA() { return sha }
+        let reply = try await send(["SCRIPT", "LOAD", RedisArgument(script.source)])
+        guard let sha = reply.string else {
+            throw RedisError(code: .protocolError, message: "SCRIPT LOAD of \(script.name) returned \(reply)")
+        }
+        script.store(sha)
+        return sha
+    }
+}
