@@ -9,7 +9,7 @@ extension SessionHandle {
         guard libssh2InitResult == 0 else { throw SSHError("libssh2_init failed (\(libssh2InitResult))") }
         let deadline = ContinuousClock.now + target.connectTimeout
         let fd = try Socket.connect(host: target.host, port: target.port,
-                                    timeoutMs: target.connectTimeout.milliseconds)
+                                    timeoutMs: target.connectTimeout.clampedMilliseconds)
         guard let session = cv_ssh2_session_init() else {
             close(fd)
             throw SSHError("libssh2_session_init failed")

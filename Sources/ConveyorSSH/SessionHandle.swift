@@ -62,7 +62,7 @@ final class SessionHandle: @unchecked Sendable {
     func waitSocket(_ what: String, until deadline: ContinuousClock.Instant) throws {
         let remaining = deadline - .now
         guard remaining > .zero else { throw SSHError("\(what): timed out") }
-        waitSocket(maxMilliseconds: min(remaining.milliseconds, 1000))
+        waitSocket(maxMilliseconds: min(remaining.clampedMilliseconds, 1000))
     }
 
     func waitSocket(maxMilliseconds: Int32) {
@@ -76,9 +76,10 @@ final class SessionHandle: @unchecked Sendable {
 }
 
 extension Duration {
-    /// Whole milliseconds, clamped to `Int32` for poll(2) and C timeouts.
-    var milliseconds: Int32 {
+    /// Whole milliseconds, clamped to 0...Int32.max for poll(2) (where negative means "forever").
+    var clampedMilliseconds: Int32 {
         let (seconds, attoseconds) = components
-        return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        return overflow ? Int32.max : max(0, Int32(clamping: scaled + attoseconds / 1_000_000_000_000_000))
     }
 }
