@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a config (or a condition, or queue rules) was rejected, in words a person can act on.
 public struct ConfigError: Error, Sendable, CustomStringConvertible, Equatable {
     public var message: String
