@@ -107,8 +107,12 @@ let package = Package(
         .testTarget(name: "ConveyorRedisTests", dependencies: ["ConveyorRedis", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorPostgresTests", dependencies: ["ConveyorPostgres", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorClientsTests", dependencies: [
-            "ConveyorSSH", "ConveyorVirt", "ConveyorHTTPClient", "ConveyorTesting",
+            "ConveyorSSH", "ConveyorVirt", "ConveyorHTTPClient",
         ], swiftSettings: swiftSettings),
+        .testTarget(name: "ConveyorCoreTests", dependencies: ["ConveyorCore", "ConveyorTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ConveyorWorkerTests", dependencies: ["ConveyorWorker", "ConveyorTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ConveyorHubTests", dependencies: ["ConveyorHub", "ConveyorTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ConveyorLogsTests", dependencies: ["ConveyorLogs", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorIntegrationTests", dependencies: [
             "ConveyorNode", "ConveyorTesting",
         ], swiftSettings: swiftSettings),

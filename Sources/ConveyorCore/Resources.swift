@@ -25,11 +25,13 @@ public struct LuaScripts: Sendable {
     public let enqueue: RedisScript
     public let release: RedisScript
     public let renew: RedisScript
+    public let prune: RedisScript
 
     public init() throws {
         admit = try RedisScript(name: "admit", bundle: .module)
         enqueue = try RedisScript(name: "enqueue", bundle: .module)
         release = try RedisScript(name: "release", bundle: .module)
         renew = try RedisScript(name: "renew", bundle: .module)
+        prune = try RedisScript(name: "prune", bundle: .module)
     }
 }

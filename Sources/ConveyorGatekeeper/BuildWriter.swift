@@ -1,0 +1,74 @@
+import ConveyorCore
+import ConveyorModel
+import ConveyorPostgres
+import Foundation
+
+/// Writes the outcome of a request: a build and its jobs in one transaction, or a rejection.
+struct BuildWriter: Sendable {
+    let postgres: PostgresClient
+
+    struct CreatedJob: Sendable {
+        var id: Int64
+        var stageIndex: Int
+        var queue: String
+        var createdMillis: Int64
+    }
+
+    struct CreatedBuild: Sendable {
+        var id: Int64
+        var number: Int
+        var jobs: [CreatedJob]
+    }
+
+    /// Creates the build (numbered per repository) and its jobs, and marks the request accepted.
+    /// Idempotent: a request that already has a build returns nil.
+    func create(request: BuildRequest, expanded: ExpandedBuild, configJSON: String, queues: QueueRules) async throws -> CreatedBuild? {
+        try await postgres.transaction { conn in
+            // Lock the request: two gatekeepers handling the same entry serialize here.
+            let locked = try await conn.query("SELECT state FROM requests WHERE id = $1 FOR UPDATE", [.int(request.id)])
+            guard locked.first?["state"].string == "pending" else { return nil }
+            // Lock the repository row so build numbers are assigned one at a time.
+            _ = try await conn.query("SELECT id FROM repositories WHERE id = $1 FOR UPDATE", [.int(request.repositoryID)])
+            let number = try await conn.query("SELECT coalesce(max(number), 0) + 1 AS n FROM builds WHERE repository_id = $1",
+                                              [.int(request.repositoryID)]).first?["n"].int ?? 1
+            let stages = String(decoding: try JSONEncoder().encode(expanded.stages), as: UTF8.self)
+            guard let buildID = try await conn.query("""
+                INSERT INTO builds (repository_id, request_id, number, event_type, branch, sha, tag, commit_message, config, fast_finish, stages)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11::jsonb) RETURNING id
+                """, [.int(request.repositoryID), .int(request.id), .int(number), .text(request.eventType), .text(request.branch),
+                      .text(request.sha), .optional(request.tag), .text(request.commitMessage), .text(configJSON),
+                      .bool(expanded.fastFinish), .text(stages)]).first?["id"].int64 else {
+                throw PostgresError(code: .server, message: "build insert returned no id")
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            var jobs: [CreatedJob] = []
+            for spec in expanded.jobs {
+                let queue = queues.queue(for: spec)
+                let config = String(decoding: try encoder.encode(spec), as: UTF8.self)
+                let row = try await conn.query("""
+                    INSERT INTO jobs (build_id, repository_id, owner_id, number, position, stage, stage_index, queue, allow_failure, config)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+                    RETURNING id, (extract(epoch from created_at) * 1000)::bigint AS created_ms
+                    """, [.int(buildID), .int(request.repositoryID), .int(request.ownerID), .text("\(number).\(spec.number)"),
+                          .int(spec.number), .optional(spec.stage), .int(spec.stageIndex), .text(queue), .bool(spec.allowFailure), .text(config)])
+                guard let first = row.first else { continue }
+                jobs.append(CreatedJob(id: try first.decode("id"), stageIndex: spec.stageIndex, queue: queue, createdMillis: try first.decode("created_ms")))
+            }
+            let warnings = String(decoding: try JSONEncoder().encode(expanded.warnings), as: UTF8.self)
+            _ = try await conn.query("""
+                UPDATE requests SET state = 'accepted', result_message = $2, warnings = $3::jsonb, processed_at = now() WHERE id = $1
+                """, [.int(request.id), .text("build #\(number) created with \(jobs.count) job(s)"), .text(warnings)])
+            return CreatedBuild(id: buildID, number: number, jobs: jobs)
+        }
+    }
+
+    /// Marks a request rejected, skipped or errored with a reason a person can act on.
+    func finish(request id: Int64, state: String, message: String, warnings: [String] = []) async throws {
+        let warningsJSON = String(decoding: try JSONEncoder().encode(warnings), as: UTF8.self)
+        try await postgres.query("""
+            UPDATE requests SET state = $2, result_message = $3, warnings = $4::jsonb, processed_at = now()
+            WHERE id = $1 AND state = 'pending'
+            """, [.int(id), .text(state), .text(message), .text(warningsJSON)])
+    }
+}

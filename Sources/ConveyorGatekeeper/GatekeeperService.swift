@@ -1,0 +1,103 @@
+import ConveyorCore
+import ConveyorModel
+import ConveyorRedis
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// The gatekeeper role: turns build requests (`cv:requests`) into builds and jobs, or into a
+/// rejection with a reason. At-least-once and idempotent on the request id.
+public struct GatekeeperService: Service {
+    let context: NodeContext
+    let fetcher: ConfigFetcher
+    let queues: QueueRules
+    let writer: BuildWriter
+
+    public init(context: NodeContext) throws {
+        self.context = context
+        fetcher = ConfigFetcher(cacheDirectory: context.settings.workDirectory + "/config-cache")
+        queues = try Self.loadQueueRules(path: context.settings.queuesFile)
+        writer = BuildWriter(postgres: context.postgres)
+    }
+
+    static func loadQueueRules(path: String) throws -> QueueRules {
+        guard FileManager.default.fileExists(atPath: path) else { return .default }
+        return try QueueRules.parse(yaml: try String(contentsOfFile: path, encoding: .utf8))
+    }
+
+    public func run() async throws {
+        let consumer = StreamConsumer(context: context, streams: [context.keys.requests], group: Groups.gatekeeper, batchSize: 20) { batch in
+            var done: [(stream: String, id: String)] = []
+            for item in batch {
+                guard let requestID = item.entry.string("request").flatMap({ Int64($0) }) else {
+                    context.logger.warning("dropping malformed request entry", metadata: ["id": "\(item.entry.id)"])
+                    done.append((item.stream, item.entry.id))
+                    continue
+                }
+                try await handle(requestID: requestID)
+                done.append((item.stream, item.entry.id))
+            }
+            return done
+        }
+        try await consumer.run()
+    }
+
+    /// Processes one request; safe to call again for the same id.
+    public func handle(requestID: Int64) async throws {
+        let outcomes = Counter(label: "conveyor_requests_total", dimensions: [("outcome", "handled")])
+        guard let request = try await BuildRequest.load(requestID, from: context.postgres), request.state == "pending" else { return }
+        outcomes.increment()
+        let fetched: ConfigFetcher.Fetched?
+        do {
+            fetched = try await fetcher.fetch(url: request.repoURL, sha: request.sha, branch: request.branch)
+        } catch let error as ConfigFetcher.FetchError {
+            try await writer.finish(request: request.id, state: "errored", message: "could not fetch the config: \(error.description)")
+            return
+        }
+        guard let fetched else {
+            try await writer.finish(request: request.id, state: "rejected", message: "no .conveyor.yml or .travis.yml at commit \(request.sha)")
+            return
+        }
+        var limits = ConfigLimits()
+        limits.maxJobs = context.settings.maxJobsPerBuild
+        let expanded: ExpandedBuild
+        do {
+            expanded = try ConfigExpander.expand(yamlData: fetched.bytes, context: request.context, limits: limits, overrides: request.configOverride)
+        } catch {
+            try await writer.finish(request: request.id, state: "rejected", message: "\(fetched.fileName): \(error.description)")
+            return
+        }
+        if let skipped = expanded.skipped {
+            try await writer.finish(request: request.id, state: "skipped", message: skipped, warnings: expanded.warnings)
+            return
+        }
+        if expanded.jobs.isEmpty {
+            try await writer.finish(request: request.id, state: "rejected", message: "the config expands to no jobs (all filtered out by conditions or excludes)",
+                                    warnings: expanded.warnings)
+            return
+        }
+        let configJSON = expanded.expandOutputJSON().jsonText()
+        guard let build = try await writer.create(request: request, expanded: expanded, configJSON: configJSON, queues: queues) else { return }
+        try await admitFirstStage(request: request, build: build)
+        try await context.events.publish(type: "build:created", data: [
+            "build": .int(build.id), "number": .int(Int64(build.number)), "repo": .string(request.repoSlug),
+            "state": .string("created"), "jobs": .int(Int64(build.jobs.count)), "at": .int(nowMillis()),
+        ])
+        context.logger.info("build created", metadata: ["repo": "\(request.repoSlug)", "build": "\(build.number)", "jobs": "\(build.jobs.count)"])
+    }
+
+    /// Caches the owner's limits in Redis and puts the first stage's jobs in its waiting set.
+    func admitFirstStage(request: BuildRequest, build: BuildWriter.CreatedBuild) async throws {
+        let queueLimits = (try? JSONDecoder().decode([String: Int].self, from: Data(request.queueLimits.utf8))) ?? [:]
+        var repoLimits: [String: Int] = [:]
+        if let limit = request.repoLimit { repoLimits[request.repoSlug] = limit }
+        try await context.slots.setLimits(owner: request.ownerLogin, max: request.ownerLimit ?? context.settings.defaultOwnerLimit,
+                                          repoLimits: repoLimits, queueLimits: queueLimits)
+        let firstStage = build.jobs.map(\.stageIndex).min() ?? 0
+        let waiting = build.jobs.filter { $0.stageIndex == firstStage }.map {
+            SlotBook.WaitingJob(job: $0.id, repo: request.repoSlug, queue: $0.queue, createdMillis: $0.createdMillis)
+        }
+        try await context.slots.enqueue(owner: request.ownerLogin, jobs: waiting)
+    }
+}

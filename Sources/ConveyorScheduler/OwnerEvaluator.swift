@@ -1,0 +1,54 @@
+import ConveyorCore
+import ConveyorPostgres
+import ConveyorRedis
+import Logging
+import Metrics
+
+/// One evaluation of one owner: run the admission script, mark the admitted jobs `queued` in
+/// Postgres, and hand them to their queues. A crash between the steps is repaired by the reaper's
+/// reconciliation (a slot without a queued job expires; a queued job without a slot is reset).
+struct OwnerEvaluator: Sendable {
+    let context: NodeContext
+
+    func evaluate(owner: String) async throws {
+        let admission = try await context.slots.admit(owner: owner, nowMillis: nowMillis())
+        Counter(label: "conveyor_scheduler_evaluations_total").increment()
+        context.logger.info("\(owner): total=\(admission.waiting + admission.running), running=\(admission.running), max=\(admission.max), queueable=\(admission.admitted.count)")
+        if admission.admitted.isEmpty { return }
+        let ids = "{" + admission.admitted.map(String.init).joined(separator: ",") + "}"
+        let queued = try await context.postgres.query("""
+            WITH q AS (
+                UPDATE jobs SET state = 'queued', queued_at = now()
+                WHERE id = ANY($1::bigint[]) AND state = 'created'
+                RETURNING id, attempt, queue, build_id, number, (extract(epoch from queued_at) * 1000)::bigint AS queued_ms
+            ), audit AS (
+                INSERT INTO job_events (job_id, attempt, seq, kind, applied, note)
+                SELECT id, attempt, 0, 'queued', true, 'admitted by scheduler' FROM q
+            )
+            SELECT * FROM q
+            """, [.text(ids)])
+        var commands: [RedisCommand] = []
+        var events: [(String, [String: JSONScalar])] = []
+        var queuedIDs = Set<Int64>()
+        for row in queued.rows {
+            let id: Int64 = try row.decode("id")
+            let queue: String = try row.decode("queue")
+            let attempt: Int = try row.decode("attempt")
+            queuedIDs.insert(id)
+            commands.append(RedisClient.xaddCommand(context.keys.queue(queue), fields: QueueEntry(job: id, attempt: attempt, owner: owner).fields))
+            commands.append(["SADD", RedisArgument(context.keys.queuesSet), RedisArgument(queue)])
+            events.append(("job:queued", ["job": .int(id), "build": .int(try row.decode("build_id")), "number": .string(try row.decode("number")),
+                                          "attempt": .int(Int64(attempt)), "state": .string("queued"), "queue": .string(queue),
+                                          "owner": .string(owner), "at": .optional(row["queued_ms"].int64)]))
+        }
+        if !commands.isEmpty {
+            for reply in try await context.redis.pipeline(commands) { try reply.throwingError() }
+            try await context.events.publish(events)
+        }
+        Counter(label: "conveyor_scheduler_admitted_total").increment(by: Int64(queuedIDs.count))
+        // Admitted but no longer `created` (canceled meanwhile): give the slot back.
+        for id in admission.admitted where !queuedIDs.contains(id) {
+            try await context.slots.release(owner: owner, job: id, forget: false)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import ConveyorCore
+import ConveyorRedis
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The scheduler role: evaluates owners on wake-ups from `cv:scheduler`, plus a periodic sweep over
+/// owners with waiting jobs. Many schedulers may run: each owner's admission is one atomic script,
+/// so concurrent evaluations never exceed a limit and no wake-up is dropped for want of a lock.
+public struct SchedulerService: Service {
+    let context: NodeContext
+    let evaluator: OwnerEvaluator
+
+    public init(context: NodeContext) {
+        self.context = context
+        evaluator = OwnerEvaluator(context: context)
+    }
+
+    public func run() async throws {
+        let consumer = StreamConsumer(context: context, streams: [context.keys.scheduler], group: Groups.scheduler, batchSize: 200) { batch in
+            // Wake-ups for the same owner collapse into one evaluation, in arrival order (round-robin).
+            var seen = Set<String>()
+            var owners: [String] = []
+            for item in batch {
+                if let owner = item.entry.string("owner"), seen.insert(owner).inserted { owners.append(owner) }
+            }
+            for owner in owners { try await evaluator.evaluate(owner: owner) }
+            return batch.map { ($0.stream, $0.entry.id) }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await consumer.run() }
+            group.addTask { await sweepLoop() }
+            try await group.waitForAll()
+        }
+    }
+
+    func sweepLoop() async {
+        let interval = Duration.milliseconds(Int(context.settings.sweepIntervalSeconds * 1000))
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await sweep()
+            } catch {
+                context.logger.warning("scheduler sweep failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// The safety net: every owner with waiting jobs is evaluated, and created jobs that never
+    /// reached a waiting set (a gatekeeper or hub crash after commit) are put back.
+    public func sweep() async throws {
+        try await requeueLostJobs()
+        let owners = (try await context.redis.send(["SMEMBERS", RedisArgument(context.keys.ownersWaiting)]).array ?? []).compactMap(\.string)
+        for owner in owners.shuffled() {
+            try await evaluator.evaluate(owner: owner)
+            try await context.redis.evaluate(context.scripts.prune, keys: [RedisArgument(context.keys.waiting(owner)), RedisArgument(context.keys.ownersWaiting)],
+                                             args: [RedisArgument(owner)])
+        }
+    }
+
+    func requeueLostJobs() async throws {
+        let rows = try await context.postgres.query("""
+            SELECT j.id, j.queue, j.priority, (extract(epoch from j.created_at) * 1000)::bigint AS created_ms, o.login, r.slug
+            FROM jobs j JOIN owners o ON o.id = j.owner_id JOIN repositories r ON r.id = j.repository_id
+            WHERE j.state = 'created' AND j.created_at < now() - make_interval(secs => $1)
+              AND j.stage_index = (SELECT min(k.stage_index) FROM jobs k WHERE k.build_id = j.build_id
+                                   AND k.state NOT IN ('passed', 'failed', 'errored', 'canceled'))
+            ORDER BY j.id LIMIT 2000
+            """, [.double(max(2, context.settings.sweepIntervalSeconds * 2))])
+        var byOwner: [String: [SlotBook.WaitingJob]] = [:]
+        for row in rows.rows {
+            byOwner[try row.decode("login"), default: []].append(SlotBook.WaitingJob(
+                job: try row.decode("id"), repo: try row.decode("slug"), queue: try row.decode("queue"),
+                priority: try row.decode("priority"), createdMillis: try row.decode("created_ms")))
+        }
+        for (owner, jobs) in byOwner { try await context.slots.enqueue(owner: owner, jobs: jobs) }
+    }
+}
