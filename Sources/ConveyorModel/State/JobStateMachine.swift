@@ -32,7 +32,7 @@ public enum JobStateMachine {
             return .ignored(event.seq == record.lastSeq ? "duplicate" : "seq \(event.seq) ≤ \(record.lastSeq)")
         }
         guard let target = targetState(of: event) else { return .ignored("finished without a final result") }
-        if record.state.isFinal && (record.state == .canceled || target.isFinal) {
+        if record.state.isFinal && target.isFinal {
             return .ignored("job already \(record.state.rawValue)")
         }
         var next = record
