@@ -35,6 +35,20 @@ import Testing
         #expect(run.output.contains("failed and exited with 3 during install"))
     }
 
+    @Test func afterFailureRunsWhenSetupErrored() throws {
+        let run = try ScriptRunner.run(shellJob([.beforeScript: ["false"], .script: ["echo script-ran"],
+                                                 .afterFailure: ["echo result=$CONVEYOR_TEST_RESULT"]]))
+        #expect(run.status == 2)
+        #expect(run.output.contains("result=2"))
+        #expect(run.output.contains("Done. Your build exited with 2."))
+    }
+
+    @Test func cdAndExportPersistAcrossCommands() throws {
+        let run = try ScriptRunner.run(shellJob([.beforeScript: ["mkdir -p sub && cd sub", "export FOO=bar"],
+                                                 .script: ["test \"$(basename \"$PWD\")\" = sub && test \"$FOO\" = bar"]]))
+        #expect(run.status == 0)
+    }
+
     @Test func afterPhasesNeverChangeTheResult() throws {
         let run = try ScriptRunner.run(shellJob([.script: ["true"], .afterSuccess: ["false"], .afterScript: ["false"]]))
         #expect(run.status == 0)
