@@ -11,12 +11,15 @@ public final class CurlHTTPClient: Sendable {
 
     private let workers: [Worker]
     private let next = RoundRobin()
+    private let closed = ClosedFlag()
 
     public init(threads: Int = 2) {
         workers = (0..<max(1, threads)).map { index in
             Worker(thread: DedicatedThread(name: "curl-\(index)"), handle: EasyHandle())
         }
     }
+
+    deinit { assert(closed.isSet, "CurlHTTPClient was not shut down") }
 
     /// Sends `request` and returns whatever the server answered (any status); throws only when the
     /// transfer fails (connect error, timeout…), with libcurl's message.
@@ -35,6 +38,7 @@ public final class CurlHTTPClient: Sendable {
             _ = await worker.thread.run { [handle = worker.handle] in handle.cleanup() }
             worker.thread.shutdown()
         }
+        closed.set()
     }
 
     /// The least busy worker, starting the search at a rotating index.

@@ -15,6 +15,9 @@ extension SessionHandle {
             throw SSHError("libssh2_session_init failed")
         }
         libssh2_session_set_blocking(session, 0)
+        // Keepalive probes every 15 s while commands run (sent by the pump), so a dead peer surfaces
+        // as a write error instead of a silent hang.
+        libssh2_keepalive_config(session, 1, 15)
         let handle = SessionHandle(thread: thread, socket: fd, session: session,
                                    operationTimeout: target.operationTimeout)
         do {

@@ -29,6 +29,11 @@ extension SessionHandle {
             if !round { break }
         }
         guard !runs.isEmpty else { return }
+        var nextKeepalive: Int32 = 0
+        if libssh2_keepalive_send(session, &nextKeepalive) < 0, libssh2_session_last_errno(session) != LIBSSH2_ERROR_EAGAIN {
+            let error = lastError("sending a keepalive")
+            for run in runs { fail(run, error) }
+        }
         // Nothing to do right now: wait briefly for the socket, unless other work is queued.
         if !progressed && thread.backlog == 0 { waitSocket(maxMilliseconds: 20) }
         schedulePump()
@@ -113,6 +118,7 @@ extension SessionHandle {
     }
 
     private func fail(_ run: RunState, _ error: SSHError) {
+        guard case .streaming = run.phase else { return }
         run.failure = error
         run.phase = .closing
     }

@@ -10,12 +10,15 @@ public final class SSHSession: Sendable {
     let thread: DedicatedThread
     let handle: SessionHandle
     public let target: SSHTarget
+    private let closed = ClosedFlag()
 
     private init(thread: DedicatedThread, handle: SessionHandle, target: SSHTarget) {
         self.thread = thread
         self.handle = handle
         self.target = target
     }
+
+    deinit { assert(closed.isSet, "SSHSession to \(target.host) was not closed") }
 
     /// Connects with a timeout, checks the host key against `knownHostsPath` and authenticates.
     public static func connect(_ target: SSHTarget) async throws -> SSHSession {
@@ -54,13 +57,14 @@ public final class SSHSession: Sendable {
         }
     }
 
-    /// Runs `command` to completion and returns its status and combined output (for short helpers).
-    public func execute(_ command: String) async throws -> (status: Int32, output: String) {
-        let output = OutputCollector()
-        let state = try await start(command, stdin: [], deadline: .now + target.operationTimeout,
-                                    pidFile: "", onOutput: { _, bytes in output.append(bytes) })
+    /// Runs `command` to completion within the operation timeout and returns its status and output
+    /// (for short helpers; the output is kept in memory).
+    public func execute(_ command: String) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let stdout = OutputCollector(), stderr = OutputCollector()
+        let state = try await start(command, stdin: [], deadline: .now + target.operationTimeout, pidFile: "",
+                                    onOutput: { stream, bytes in (stream == .stdout ? stdout : stderr).append(bytes) })
         let status = try await SSHRun(session: self, state: state).wait()
-        return (status, output.text)
+        return (status, stdout.text, stderr.text)
     }
 
     /// Closes every channel and the connection, then stops the thread. Running commands' `wait()`
@@ -68,6 +72,7 @@ public final class SSHSession: Sendable {
     public func close() async {
         _ = await thread.run { [handle] in handle.release() }
         thread.shutdown()
+        closed.set()
     }
 
     private func start(

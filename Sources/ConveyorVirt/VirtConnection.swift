@@ -9,12 +9,15 @@ public final class VirtConnection: Sendable {
     let handle: ConnectionHandle
     /// How long to wait for any single libvirt call.
     public let callTimeout: Duration
+    private let closed = ClosedFlag()
 
     private init(thread: DedicatedThread, handle: ConnectionHandle, callTimeout: Duration) {
         self.thread = thread
         self.handle = handle
         self.callTimeout = callTimeout
     }
+
+    deinit { assert(closed.isSet, "VirtConnection to \(handle.uri) was not closed") }
 
     /// Opens `uri` ("test:///default" in tests, "qemu:///system" in production).
     public static func open(uri: String, callTimeout: Duration = .seconds(30)) async throws -> VirtConnection {
@@ -100,5 +103,6 @@ public final class VirtConnection: Sendable {
     public func close() async {
         _ = await thread.run { [handle] in handle.close() }
         thread.shutdown()
+        closed.set()
     }
 }

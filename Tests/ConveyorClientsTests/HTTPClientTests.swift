@@ -7,15 +7,15 @@ import Testing
 struct HTTPClientTests {
     @Test func postsBodyAndHeadersToALocalReceiver() async throws {
         let receiver = try LocalHTTPReceiver()
-        let http = CurlHTTPClient()
         defer { receiver.stop() }
         let body = Array(#"{"state":"passed","id":42}"#.utf8)
         let signature = WebhookSignature.hmacSHA256Hex(secret: "s3cret", body: body)
-        let response = try await http.send(HTTPRequest(
-            method: "POST", url: receiver.url + "/hooks/build?x=1",
-            headers: [("Content-Type", "application/json"), ("X-Hub-Signature-256", signature)],
-            body: body, timeout: .seconds(5)))
-        await http.shutdown()
+        let response = try await withHTTP(threads: 2) { http in
+            try await http.send(HTTPRequest(
+                method: "POST", url: receiver.url + "/hooks/build?x=1",
+                headers: [("Content-Type", "application/json"), ("X-Hub-Signature-256", signature)],
+                body: body, timeout: .seconds(5)))
+        }
 
         #expect(response.status == 200)
         #expect(response.headers["x-echo"] == "yes")
@@ -37,12 +37,12 @@ struct HTTPClientTests {
 
     @Test func s3RequestsCarryASigV4Signature() async throws {
         let receiver = try LocalHTTPReceiver()
-        let http = CurlHTTPClient(threads: 1)
         defer { receiver.stop() }
-        let s3 = S3Client(config: S3Config(endpoint: receiver.url, bucket: "logs", region: "eu-west-1",
-                                           accessKey: "AKIDEXAMPLE", secretKey: "secret"), http: http)
-        try await s3.put(key: "jobs/1/0/log.txt", bytes: Array("hello".utf8))
-        await http.shutdown()
+        try await withHTTP { http in
+            let s3 = S3Client(config: S3Config(endpoint: receiver.url, bucket: "logs", region: "eu-west-1",
+                                               accessKey: "AKIDEXAMPLE", secretKey: "secret"), http: http)
+            try await s3.put(key: "jobs/1/0/log.txt", bytes: Array("hello".utf8))
+        }
 
         let request = try #require(receiver.requests.first)
         #expect(request.method == "PUT")
@@ -59,25 +59,25 @@ struct HTTPClientTests {
 
     @Test func aServerThatNeverAnswersTimesOut() async throws {
         let silent = try LocalHTTPReceiver(silent: true)
-        let http = CurlHTTPClient(threads: 1)
         defer { silent.stop() }
         let begin = ContinuousClock.now
-        do {
-            _ = try await http.send(HTTPRequest(url: silent.url + "/", timeout: .milliseconds(300)))
-            Issue.record("no timeout")
-        } catch let error as HTTPClientError {
-            #expect(error.message.lowercased().contains("timed out"), "\(error)")
+        try await withHTTP { http in
+            do {
+                _ = try await http.send(HTTPRequest(url: silent.url + "/", timeout: .milliseconds(300)))
+                Issue.record("no timeout")
+            } catch let error as HTTPClientError {
+                #expect(error.message.lowercased().contains("timed out"), "\(error)")
+            }
         }
         #expect(ContinuousClock.now - begin < .seconds(3))
-        await http.shutdown()
     }
 
     @Test func refusedConnectionIsAnError() async throws {
         let receiver = try LocalHTTPReceiver(silent: true)
         let url = receiver.url
         receiver.stop()
-        let http = CurlHTTPClient(threads: 1)
-        await #expect(throws: HTTPClientError.self) { _ = try await http.send(HTTPRequest(url: url)) }
-        await http.shutdown()
+        try await withHTTP { http in
+            await #expect(throws: HTTPClientError.self) { _ = try await http.send(HTTPRequest(url: url)) }
+        }
     }
 }

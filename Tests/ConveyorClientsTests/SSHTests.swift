@@ -92,10 +92,30 @@ struct SSHTests {
         }
     }
 
+    @Test func aServerThatNeverSpeaksTimesOut() async throws {
+        // Accepts TCP (in the kernel backlog) but never sends an SSH banner.
+        let silent = try LocalHTTPReceiver(silent: true)
+        defer { silent.stop() }
+        var target = try Self.target()
+        target.port = silent.port
+        target.connectTimeout = .milliseconds(500)
+        let begin = ContinuousClock.now
+        do {
+            let session = try await SSHSession.connect(target)
+            await session.close()
+            Issue.record("connected to a server that never speaks")
+        } catch let error as SSHError {
+            #expect(error.message.contains("timed out"), "\(error)")
+        }
+        #expect(ContinuousClock.now - begin < .seconds(3))
+    }
+
     @Test func terminateStopsTheProcessGroup() async throws {
         try await Self.withSession { session in
             let out = Collected()
-            let run = try await session.run("echo started; sleep 30 & wait", onOutput: Self.collect(out))
+            // A unique duration tells our sleep apart from other tests' on this machine.
+            let sleep = "sleep 30.\(Int.random(in: 10_000...99_999))"
+            let run = try await session.run("echo started; \(sleep) & wait", onOutput: Self.collect(out))
             let begin = ContinuousClock.now
             while out.text("out").isEmpty && ContinuousClock.now - begin < .seconds(5) {
                 try await Task.sleep(for: .milliseconds(20))
@@ -104,7 +124,7 @@ struct SSHTests {
             let status = try await run.wait()
             #expect(ContinuousClock.now - begin < .seconds(3))
             #expect(status != 0)
-            let (_, left) = try await session.execute("pgrep -f 'sleep 3[0]' || true")
+            let (_, left, _) = try await session.execute("pgrep -x -f '\(sleep)' || true")
             #expect(left.isEmpty, "sleep survived: \(left)")
         }
     }

@@ -43,3 +43,19 @@ final class Collected: @unchecked Sendable {
         return streams[key]?.count ?? 0
     }
 }
+
+import ConveyorHTTPClient
+
+/// Runs `body` with a fresh client and always shuts it down (its deinit asserts that).
+@discardableResult
+func withHTTP<T>(threads: Int = 1, _ body: (CurlHTTPClient) async throws -> T) async throws -> T {
+    let http = CurlHTTPClient(threads: threads)
+    do {
+        let result = try await body(http)
+        await http.shutdown()
+        return result
+    } catch {
+        await http.shutdown()
+        throw error
+    }
+}
