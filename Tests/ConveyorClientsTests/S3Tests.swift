@@ -10,8 +10,9 @@ struct S3Tests {
     ) async throws {
         let endpoint = try TestServers.require("CONVEYOR_TEST_S3_ENDPOINT")
         try await withHTTP(threads: 2) { http in
-            try await body(S3Client(config: S3Config(endpoint: endpoint, bucket: bucket, region: "us-east-1",
-                                                     accessKey: "testing", secretKey: "testing"), http: http))
+            let s3 = S3Client(config: S3Config(endpoint: endpoint, bucket: bucket, region: "us-east-1",
+                                               accessKey: "testing", secretKey: "testing"), http: http)
+            try await TestServers.reaching("moto S3") { try await body(s3) }
         }
     }
 

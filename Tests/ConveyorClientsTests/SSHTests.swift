@@ -17,7 +17,8 @@ struct SSHTests {
 
     @discardableResult
     static func withSession<T>(_ body: (SSHSession) async throws -> T) async throws -> T {
-        let session = try await SSHSession.connect(try target())
+        let target = try target()
+        let session = try await TestServers.reaching("sshd") { try await SSHSession.connect(target) }
         do {
             let result = try await body(session)
             await session.close()

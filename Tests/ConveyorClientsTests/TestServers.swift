@@ -1,3 +1,4 @@
+import ConveyorSSH
 import Foundation
 
 /// Reads the addresses of the servers that `scripts/test-servers.sh start` runs. Integration tests
@@ -8,6 +9,25 @@ enum TestServers {
         var description: String {
             "\(name) is not set: run `scripts/test-servers.sh start` and "
                 + "`eval \"$(scripts/test-servers.sh env)\"` before `swift test`"
+        }
+    }
+
+    struct Unreachable: Error, CustomStringConvertible {
+        var server: String
+        var underlying: any Error
+        var description: String {
+            "\(server) is not answering (\(underlying)): is `scripts/test-servers.sh start` running?"
+        }
+    }
+
+    /// Runs `body`, turning a connection failure into an error that names the start script.
+    static func reaching<T>(_ server: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as SSHError where error.message.contains("cannot connect") {
+            throw Unreachable(server: server, underlying: error)
+        } catch let error as HTTPClientError where error.status == nil && error.message.contains("onnect") {
+            throw Unreachable(server: server, underlying: error)
         }
     }
 
