@@ -1,0 +1,102 @@
+import ConveyorCore
+import ConveyorRedis
+import Foundation
+
+/// Ingest throughput of the logs role, and the lag from a part's `XADD` on `cv:logs` to its
+/// `log:part` event on `cv:events` (what an SSE client receives, minus HTTP).
+///
+/// Runs a `LogsService` (no archive) on `context`, sends `megabytes` of 8 KiB parts for one job,
+/// and waits until Postgres holds every byte. Use a context of its own: it creates log rows.
+public enum LogsBenchmark {
+    public static let partSize = 8 * 1024
+
+    public static func run(context: NodeContext, megabytes: Int) async throws -> String {
+        var configuration = LogsConfiguration(settings: context.settings)
+        configuration.maxLogBytes = max(configuration.maxLogBytes, megabytes * 1024 * 1024 * 2)
+        let service = LogsService(context: context, archive: nil, configuration: configuration)
+        let job = Int64(Date().timeIntervalSince1970 * 1000) % 1_000_000_000 + 1_000_000_000
+        let total = max(1, megabytes * 1024 * 1024 / partSize)
+        let line = Array(String(repeating: "benchmark log line ", count: 4).utf8) + [10]
+        let payload = Array((0..<(partSize / line.count + 1)).flatMap { _ in line }.prefix(partSize))
+
+        let events = context.redis.dedicatedConnection(name: "bench-events")
+        let startID = try await context.redis.send(["XADD", RedisArgument(context.keys.events), "*", "type", "bench:start"]).string ?? "0-0"
+        let runner = Task { try await service.run() }
+        let lags = LagRecorder()
+        let reader = Task { try await readEvents(events, context: context, job: job, from: startID, expected: total, lags: lags) }
+
+        let start = ContinuousClock.now
+        var sent = 0
+        while sent < total {
+            let count = min(100, total - sent)
+            let commands = (sent..<(sent + count)).map { number -> RedisCommand in
+                let part = LogPart(job: job, attempt: 1, number: number + 1, final: number + 1 == total, content: payload)
+                return RedisClient.xaddCommand(context.keys.logs, fields: part.fields)
+            }
+            await lags.sent(numbers: (sent + 1)...(sent + count), at: nanos())
+            _ = try await context.redis.pipeline(commands)
+            sent += count
+            // Keep the producer at most a few batches ahead so the lag measures the pipeline, not a backlog.
+            while try await context.redis.xlen(context.keys.logs) > configuration.batchSize * 20 { try await Task.sleep(for: .milliseconds(2)) }
+        }
+        while try await storedBytes(context, job: job) < total * partSize {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let elapsed = ContinuousClock.now - start
+        _ = try await reader.value
+        runner.cancel()
+        _ = try? await runner.value
+        await events.close()
+
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let megabytesStored = Double(total * partSize) / 1_048_576
+        let sorted = await lags.sorted()
+        func percentile(_ p: Double) -> Double {
+            sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+        }
+        return String(format: "logs ingest: %d parts of %d B (%.1f MB) in %.2f s = %.1f MB/s; XADD→log:part lag p50 %.2f ms, p99 %.2f ms",
+                      total, partSize, megabytesStored, seconds, megabytesStored / seconds, percentile(0.5), percentile(0.99))
+    }
+
+    static func nanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    static func storedBytes(_ context: NodeContext, job: Int64) async throws -> Int {
+        let row = try await context.postgres.query("SELECT ingested_bytes FROM logs WHERE job_id = $1 AND attempt = 1", [.int(job)]).first
+        return row?["ingested_bytes"].int ?? 0
+    }
+
+    /// Follows `cv:events` like a web node does and records when each part arrives.
+    static func readEvents(_ connection: RedisConnection, context: NodeContext, job: Int64, from startID: String, expected: Int,
+                           lags: LagRecorder) async throws {
+        var cursor = startID
+        var seen = 0
+        let deadline = ContinuousClock.now + .seconds(600)
+        while seen < expected && ContinuousClock.now < deadline {
+            let batch = try await connection.xreadBlocking(streams: [(context.keys.events, cursor)], count: 500, blockMilliseconds: 1000)
+            for entry in batch.flatMap(\.entries) {
+                cursor = entry.id
+                guard entry.string("type") == LogPartEvent.type, let data = entry.fields?["data"],
+                      let part = LogPartEvent.decode(data), part.job == job else { continue }
+                seen += 1
+                await lags.received(number: part.number, at: nanos())
+            }
+        }
+    }
+}
+
+/// Send and receive times per part number.
+actor LagRecorder {
+    private var sentAt: [Int: UInt64] = [:]
+    private var lags: [Double] = []
+
+    func sent(numbers: ClosedRange<Int>, at nanos: UInt64) {
+        for number in numbers { sentAt[number] = nanos }
+    }
+
+    func received(number: Int, at nanos: UInt64) {
+        guard let sent = sentAt.removeValue(forKey: number) else { return }
+        lags.append(Double(nanos &- sent) / 1e6)
+    }
+
+    func sorted() -> [Double] { lags.sorted() }
+}
