@@ -12,7 +12,8 @@ public final class SSHRun: Sendable {
     }
 
     /// Waits until the command ends and all its output was delivered; returns its exit status
-    /// (128 + signal number when a signal ended it).
+    /// (128 + signal number when a signal ended it). Cancelling the waiting task does not stop the
+    /// remote command: call `terminate()` for that.
     public func wait() async throws -> Int32 {
         let state = self.state
         return try await withCheckedThrowingContinuation { continuation in

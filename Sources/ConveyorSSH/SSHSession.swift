@@ -88,7 +88,7 @@ public final class SSHSession: Sendable {
             do {
                 try handle.retry("starting the command", until: until) { cv_ssh2_channel_exec(channel, command) }
             } catch {
-                libssh2_channel_free(channel)
+                _ = try? handle.retry("freeing a channel", until: .now + .seconds(2)) { libssh2_channel_free(channel) }
                 throw error
             }
             let state = RunState(channel: channel, stdin: stdin, deadline: deadline, pidFile: pidFile,

@@ -99,9 +99,10 @@ public final class VirtConnection: Sendable {
         if try await state(of: domain) != .shutoff { try await destroy(domain) }
     }
 
-    /// Closes the connection and stops its thread.
+    /// Closes the connection and stops its thread (waiting at most `callTimeout` for a call still
+    /// running on it).
     public func close() async {
-        _ = await thread.run { [handle] in handle.close() }
+        _ = try? await thread.run(timeout: callTimeout, "closing \(handle.uri)") { [handle] in handle.close() }
         thread.shutdown()
         closed.set()
     }
