@@ -1,0 +1,68 @@
+import ConveyorCore
+import ConveyorRedis
+import ServiceLifecycle
+
+/// The hub role: consumes `cv:state` in group `hub` and keeps job and build state in Postgres.
+///
+/// Each entry is applied in its own transaction and acknowledged only after it committed and its
+/// effects ran. An entry whose transaction fails stays pending and is retried (later entries of the
+/// same job in the batch wait with it, so a job's events keep their order). A second task sweeps
+/// `hub_outbox` for effects a dead hub left behind.
+public struct HubService: Service {
+    let context: NodeContext
+    let outboxSweepEvery: Duration
+    let outboxAgeSeconds: Double
+
+    public init(context: NodeContext) {
+        self.init(context: context, outboxSweepEvery: .seconds(5), outboxAgeSeconds: 30)
+    }
+
+    /// `outboxAgeSeconds`: how old an outbox row must be before the sweep takes it from its hub.
+    public init(context: NodeContext, outboxSweepEvery: Duration, outboxAgeSeconds: Double) {
+        self.context = context
+        self.outboxSweepEvery = outboxSweepEvery
+        self.outboxAgeSeconds = outboxAgeSeconds
+    }
+
+    public func run() async throws {
+        let handler = StateUpdateHandler(context: context)
+        let logger = context.logger
+        let consumer = StreamConsumer(context: context, streams: [context.keys.state], group: Groups.hub) { items in
+            var done: [(stream: String, id: String)] = []
+            var blocked = Set<Int64>()
+            for item in items {
+                guard let update = StateUpdate(item.entry) else {
+                    logger.error("unreadable state update acknowledged and dropped", metadata: ["id": "\(item.entry.id)"])
+                    done.append((item.stream, item.entry.id))
+                    continue
+                }
+                if blocked.contains(update.job) { continue }
+                do {
+                    if try await handler.handle(update) == .unknownJob {
+                        logger.warning("state update for an unknown job dropped", metadata: ["job": "\(update.job)"])
+                    }
+                    done.append((item.stream, item.entry.id))
+                } catch {
+                    logger.warning("state update failed; it stays pending", metadata: ["job": "\(update.job)", "error": "\(error)"])
+                    blocked.insert(update.job)
+                }
+            }
+            return done
+        }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await consumer.run() }
+            group.addTask { await sweepOutbox() }
+        }
+    }
+
+    private func sweepOutbox() async {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await Outbox.sweep(context: context, olderThanSeconds: outboxAgeSeconds)
+            } catch {
+                context.logger.warning("hub outbox sweep failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: outboxSweepEvery)
+        }
+    }
+}
