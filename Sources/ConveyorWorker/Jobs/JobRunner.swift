@@ -1,0 +1,73 @@
+import ConveyorCore
+import ConveyorModel
+import ConveyorRedis
+import Dispatch
+import Foundation
+
+/// Takes one claimed queue entry from checks to acknowledgement: load the job, skip stale or canceled
+/// ones, report `received`, run the script under a `JobMonitor`, stream its log, report how it ended.
+struct JobRunner: Sendable {
+    let context: NodeContext
+    let executor: any Executor
+    let metrics: WorkerMetrics
+
+    func run(_ entry: StreamEntry, stream: String, handle: JobHandle, claimedAt: DispatchTime) async {
+        guard let queued = QueueEntry(entry) else {
+            context.logger.warning("malformed queue entry acknowledged", metadata: ["stream": "\(stream)", "id": "\(entry.id)"])
+            _ = try? await context.redis.xack(stream, group: Groups.workers, ids: [entry.id])
+            return
+        }
+        let reporter = StateReporter(context: context, job: queued.job, attempt: queued.attempt, queueStream: stream, entryID: entry.id)
+        do {
+            try await process(queued, entryID: entry.id, stream: stream, reporter: reporter, handle: handle, claimedAt: claimedAt)
+        } catch {
+            // Left pending: the reaper resets it once its lease expires.
+            context.logger.error("job failed in the worker; left to the reaper", metadata: ["job": "\(queued.job)", "error": "\(error)"])
+        }
+    }
+
+    private func process(_ queued: QueueEntry, entryID: String, stream: String, reporter: StateReporter,
+                         handle: JobHandle, claimedAt: DispatchTime) async throws {
+        guard let job = try await load(queued.job) else {
+            context.logger.warning("claimed job does not exist; acknowledged", metadata: ["job": "\(queued.job)"])
+            return try await reporter.acknowledge()
+        }
+        guard job.attempt == queued.attempt, job.state == .queued || job.state == .created else {
+            context.logger.info("stale queue entry skipped", metadata: ["job": "\(job.id)", "entry_attempt": "\(queued.attempt)",
+                                                                        "attempt": "\(job.attempt)", "state": "\(job.state.rawValue)"])
+            return try await reporter.acknowledge()
+        }
+        if try await cancelRequested(job.id) {
+            let log = LogStream(job: job.id, attempt: job.attempt, context: context, secrets: [], maxBytes: job.maxLogBytes)
+            log.start()
+            await log.finish(trailer: "The job was canceled before it started.\n\nDone: Job Cancelled\n")
+            try await reporter.finished(.canceled, reason: "canceled", receivedAt: nil, startedAt: nil)
+            metrics.finished(JobState.canceled.rawValue)
+            return try await reporter.acknowledge()
+        }
+        let receivedAt = nowMillis()
+        try await reporter.received(at: receivedAt)
+        let attempt = AttemptRun(context: context, executor: executor, metrics: metrics, job: job, owner: queued.owner,
+                                 stream: stream, entryID: entryID, reporter: reporter, handle: handle, claimedAt: claimedAt)
+        try await attempt.run(receivedAt: receivedAt)
+    }
+
+    private func load(_ id: Int64) async throws -> ClaimedJob? {
+        var failure: (any Error)?
+        for attempt in 1...3 {
+            do {
+                return try await JobRecordLoader.load(id, context: context)
+            } catch let error as WorkerError {
+                throw error
+            } catch {
+                failure = error
+                try? await Task.sleep(for: .milliseconds(300 * attempt))
+            }
+        }
+        throw failure ?? WorkerError("could not load job \(id)")
+    }
+
+    private func cancelRequested(_ job: Int64) async throws -> Bool {
+        (try await context.redis.send(["EXISTS", RedisArgument(context.keys.cancel(job))]).int ?? 0) > 0
+    }
+}

@@ -1,0 +1,159 @@
+import ConveyorCore
+import ConveyorModel
+import ConveyorRedis
+import Foundation
+import Logging
+import Metrics
+
+/// One attempt's log on its way to `cv:logs`: output is buffered as it arrives (from any thread), then
+/// masked, limited and sent as numbered parts (from 0) every `flushInterval` or `flushBytes`, whichever
+/// comes first. `finish` sends the rest and the final part; `abandon` stops without one.
+final class LogStream: @unchecked Sendable {
+    // @unchecked Sendable: `pending`, `lastOutput`, `closing`, `abandoned`, `limitHit` and `pump` are
+    // only touched with `lock` held; `masker`, `limiter` and `number` only by the pump task.
+    private let lock = NSLock()
+    private var pending: [UInt8] = []
+    private var lastOutput = ContinuousClock.now
+    private var closing: [UInt8]?
+    private var abandoned = false
+    private var limitHit = false
+    private var appended = 0
+    private var pump: Task<Void, Never>?
+
+    private var masker: SecretMasker
+    private var limiter: LogLimiter
+    private var number = 0
+
+    let job: Int64
+    let attempt: Int
+    let redis: RedisClient
+    let stream: String
+    let flushInterval: Duration
+    let flushBytes: Int
+    let logger: Logger
+    let maxBytes: Int
+    private let parts = Counter(label: "conveyor_log_parts_total")
+    private let bytes = Counter(label: "conveyor_log_bytes_total")
+
+    init(job: Int64, attempt: Int, context: NodeContext, secrets: [String], maxBytes: Int) {
+        self.job = job
+        self.attempt = attempt
+        redis = context.redis
+        stream = context.keys.logs
+        flushInterval = .milliseconds(max(10, context.settings.logFlushMilliseconds))
+        flushBytes = max(256, context.settings.logFlushBytes)
+        logger = context.logger
+        masker = SecretMasker(secrets: secrets)
+        limiter = LogLimiter(maxBytes: maxBytes)
+        self.maxBytes = maxBytes
+    }
+
+    /// Starts sending. The pump is an unstructured task so that a cancelled job still delivers its log.
+    func start() {
+        lock.withLock { pump = Task { await self.run() } }
+    }
+
+    @Sendable func append(_ chunk: [UInt8]) {
+        lock.withLock {
+            pending += chunk
+            appended += chunk.count
+            lastOutput = .now
+        }
+    }
+
+    /// Restarts the no-output clock (when the script begins, after any VM boot).
+    func touch() {
+        lock.withLock { lastOutput = .now }
+    }
+
+    func append(_ text: String) { append(Array(text.utf8)) }
+
+    /// Time since the script last wrote anything.
+    var silence: Duration { lock.withLock { ContinuousClock.now - lastOutput } }
+
+    /// The log went past its maximum length (counted as output arrives, so a script that ends right
+    /// after flooding its log is caught too).
+    var limitExceeded: Bool { lock.withLock { limitHit || appended > maxBytes } }
+
+    /// Sends everything, then `trailer`, the last part marked final. Waits until it was sent.
+    func finish(trailer: String) async {
+        let task = lock.withLock { () -> Task<Void, Never>? in
+            closing = Array(trailer.utf8)
+            return pump
+        }
+        await task?.value
+    }
+
+    /// The attempt is no longer ours: stop sending, without a final part.
+    func abandon() async {
+        let task = lock.withLock { () -> Task<Void, Never>? in
+            abandoned = true
+            return pump
+        }
+        await task?.value
+    }
+
+    // MARK: - Pump
+
+    private func run() async {
+        var lastFlush = ContinuousClock.now
+        while true {
+            let (chunk, trailer, stop) = lock.withLock { () -> ([UInt8], [UInt8]?, Bool) in
+                if abandoned { return ([], nil, true) }
+                let due = closing != nil || pending.count >= flushBytes
+                    || (!pending.isEmpty && ContinuousClock.now - lastFlush >= flushInterval)
+                guard due else { return ([], nil, false) }
+                defer { pending = [] }
+                return (pending, closing, false)
+            }
+            if stop { return }
+            if let trailer {
+                var out = process(chunk)
+                out += limiter.accept(masker.flush())
+                out += limiter.finish()
+                out += trailer
+                await send(out, final: true)
+                return
+            }
+            if !chunk.isEmpty {
+                await send(process(chunk), final: false)
+                lastFlush = .now
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private func process(_ chunk: [UInt8]) -> [UInt8] {
+        guard !chunk.isEmpty else { return [] }
+        let out = limiter.accept(masker.mask(chunk))
+        if limiter.exceeded { lock.withLock { limitHit = true } }
+        return out
+    }
+
+    /// Splits into parts of at most `flushBytes` and sends them in one pipeline, retrying a few times.
+    private func send(_ content: [UInt8], final: Bool) async {
+        if content.isEmpty && !final { return }
+        var pieces: [LogPart] = []
+        var offset = 0
+        repeat {
+            let end = min(content.count, offset + flushBytes)
+            pieces.append(LogPart(job: job, attempt: attempt, number: number, final: final && end == content.count,
+                                  content: Array(content[offset..<end])))
+            number += 1
+            offset = end
+        } while offset < content.count
+        let commands = pieces.map { RedisClient.xaddCommand(stream, fields: $0.fields) }
+        for attempt in 1...5 {
+            do {
+                for reply in try await redis.pipeline(commands) { try reply.throwingError() }
+                parts.increment(by: Int64(pieces.count))
+                bytes.increment(by: Int64(content.count))
+                return
+            } catch {
+                logger.warning("could not send log parts; retrying", metadata: ["job": "\(job)", "try": "\(attempt)", "error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(200 * attempt))
+            }
+        }
+        logger.error("log parts lost", metadata: ["job": "\(job)", "first": "\(pieces[0].number)", "count": "\(pieces.count)"])
+    }
+}

@@ -1,0 +1,112 @@
+import ConveyorCore
+import ConveyorRedis
+import Dispatch
+import Foundation
+import ServiceLifecycle
+
+/// The worker role: claims jobs from `cv:queue:<name>` (group `workers`, consumer = node id) for its
+/// free slots, runs each in the configured executor, and reports state and log parts.
+///
+/// On start it resets the jobs of its previous life (its own pending entries). On graceful shutdown it
+/// stops claiming, lets running jobs finish within `drainGraceSeconds`, then stops the rest and resets
+/// them (`worker_shutdown`) so they run elsewhere.
+public struct WorkerService: Service {
+    let context: NodeContext
+    let executor: (any Executor)?
+
+    public init(context: NodeContext) {
+        self.context = context
+        self.executor = nil
+    }
+
+    /// With an executor of the caller's making instead of the one the settings name.
+    public init(context: NodeContext, executor: any Executor) {
+        self.context = context
+        self.executor = executor
+    }
+
+    public func run() async throws {
+        let settings = context.settings
+        let executor = try self.executor ?? ExecutorFactory.make(settings)
+        try await Self.prepare(executor)
+        let streams = settings.workerQueues.map { context.keys.queue($0) }
+        for stream in streams { try await context.redis.ensureGroup(stream, group: Groups.workers) }
+        try await PendingRecovery(context: context, streams: streams).run()
+
+        let metrics = WorkerMetrics()
+        let pool = SlotPool(total: max(1, settings.workerSlots), metrics: metrics, status: context.status)
+        let runner = JobRunner(context: context, executor: executor, metrics: metrics)
+        let connection = context.redis.dedicatedConnection(name: "worker-claim")
+        let reader = QueueReader(context: context, streams: streams, connection: connection)
+        context.logger.info("worker started", metadata: ["slots": "\(pool.total)", "queues": "\(settings.workerQueues)", "executor": "\(executor.name)"])
+
+        await withDiscardingTaskGroup { group in
+            await claimLoop(reader: reader, pool: pool) { stream, entry, handle in
+                group.addTask {
+                    await runner.run(entry, stream: stream, handle: handle, claimedAt: DispatchTime.now())
+                    await pool.release(handle)
+                }
+            }
+            let busy = await pool.busy
+            if busy > 0 {
+                context.logger.info("draining", metadata: ["running": "\(busy)", "grace_seconds": "\(settings.drainGraceSeconds)"])
+            }
+            if await !pool.waitIdle(timeout: .seconds(settings.drainGraceSeconds)) {
+                await pool.stopAll(.shutdown)
+            }
+        }
+        await connection.close()
+        context.logger.info("worker stopped")
+    }
+
+    private func claimLoop(reader: QueueReader, pool: SlotPool,
+                           start: (String, StreamEntry, JobHandle) async -> Void) async {
+        var backoff = Duration.milliseconds(100)
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let free = await pool.waitForFree(timeout: .seconds(1))
+            guard free > 0 else { continue }
+            do {
+                for (stream, entry) in try await reader.claim(free: free) {
+                    if Task.isCancelled || Task.isShuttingDownGracefully {
+                        // Claimed while the drain began: hand it back at once.
+                        await handBack(entry, stream: stream)
+                        continue
+                    }
+                    let handle = JobHandle(job: QueueEntry(entry)?.job ?? 0)
+                    await pool.occupy(handle)
+                    await start(stream, entry, handle)
+                }
+                backoff = .milliseconds(100)
+            } catch {
+                context.logger.warning("claiming failed; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(5))
+            }
+        }
+    }
+
+    private func handBack(_ entry: StreamEntry, stream: String) async {
+        guard let queued = QueueEntry(entry) else { return }
+        let reporter = StateReporter(context: context, job: queued.job, attempt: queued.attempt, queueStream: stream, entryID: entry.id)
+        do {
+            try await reporter.reset(reason: "worker_shutdown")
+            try await reporter.acknowledge()
+        } catch {
+            context.logger.warning("could not hand back a job claimed during drain", metadata: ["job": "\(queued.job)", "error": "\(error)"])
+        }
+    }
+
+    /// Fails the service at start when the executor cannot work here (e.g. bwrap without namespaces).
+    static func prepare(_ executor: any Executor) async throws {
+        guard let local = executor as? LocalExecutor else { return }
+        try await local.sandbox.probe()
+        let root = local.root
+        try await offPool("worker-prepare") {
+            do {
+                try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            } catch {
+                throw WorkerError("work directory \(root) cannot be created: \(error)")
+            }
+        }
+    }
+}
