@@ -45,7 +45,10 @@ public struct StreamConsumer: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 for stream in streams { try await context.redis.ensureGroup(stream, group: group) }
-                if ContinuousClock.now - lastPendingRead > retryPendingEvery { readPending = true }
+                if ContinuousClock.now - lastPendingRead > retryPendingEvery {
+                    readPending = true
+                    try await reclaimFromDeadConsumers()
+                }
                 let batch: [(stream: String, entries: [StreamEntry])]
                 if readPending {
                     batch = try await context.redis.xreadgroup(group: group, consumer: context.settings.nodeID, streams: streams, id: "0", count: batchSize)
@@ -78,6 +81,29 @@ public struct StreamConsumer: Service {
                 readPending = true
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(5))
+            }
+        }
+    }
+
+    /// Takes over entries idle past the lease in this group (their consumer is dead or stuck);
+    /// they become this consumer's pending entries and are handled on the next pending read.
+    /// Entries delivered more than `maxDeliveries` times go to `cv:dead:<stream>` instead.
+    func reclaimFromDeadConsumers() async throws {
+        let maxDeliveries = Int64(context.settings.maxDeliveries)
+        for stream in streams {
+            try await context.redis.xautoclaimAll(stream, group: group, consumer: context.settings.nodeID,
+                                                  minIdleMilliseconds: context.settings.leaseMilliseconds, count: 100, maxRounds: 20) { batch in
+                Counter(label: "conveyor_reaper_reclaimed_total", dimensions: [("stream", group)]).increment(by: Int64(batch.claimed.count))
+                for entry in batch.claimed {
+                    let deliveries = try await context.redis.xpending(stream, group: group, start: entry.id, end: entry.id, count: 1).first?.deliveries ?? 0
+                    guard deliveries > maxDeliveries else { continue }
+                    var fields: [(String, RedisArgument)] = (entry.fields ?? [:]).map { ($0.key, RedisArgument(bytes: $0.value)) }
+                    fields.append(("dead_reason", RedisArgument("delivered \(deliveries) times to group \(group)")))
+                    try await context.redis.xadd(context.keys.dead(stream), fields: fields, trim: .maxLenApprox(100_000))
+                    try await context.redis.xack(stream, group: group, ids: [entry.id])
+                    Counter(label: "conveyor_reaper_dead_lettered_total").increment()
+                    context.logger.error("dead-lettered a stream entry", metadata: ["stream": "\(stream)", "id": "\(entry.id)", "deliveries": "\(deliveries)"])
+                }
             }
         }
     }

@@ -1,0 +1,97 @@
+import ConveyorCore
+import ConveyorGatekeeper
+import ConveyorHTTPClient
+import ConveyorHub
+import ConveyorLogs
+import ConveyorReaper
+import ConveyorScheduler
+import ConveyorWeb
+import ConveyorWorker
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+/// Assembles a node: the roles it was asked for, plus heartbeat and metrics, in one ServiceGroup
+/// that drains on SIGTERM/SIGINT.
+public enum Node {
+    /// Bootstraps metrics once per process and returns how to render them.
+    public static func bootstrapMetrics() -> @Sendable () -> String {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return {
+            var buffer = [UInt8]()
+            registry.emit(into: &buffer)
+            return String(decoding: buffer, as: UTF8.self)
+        }
+    }
+
+    public static func services(context: NodeContext, metricsText: @escaping @Sendable () -> String) throws -> [any Service] {
+        let roles = context.settings.roles
+        let settings = context.settings
+        var services: [any Service] = [Heartbeat(context: context)]
+        let http = CurlHTTPClient(threads: 2)
+        var archive: S3Client?
+        if let endpoint = settings.s3Endpoint {
+            archive = S3Client(config: S3Config(endpoint: endpoint, bucket: settings.s3Bucket, region: settings.s3Region,
+                                                accessKey: settings.s3AccessKey ?? "", secretKey: settings.s3SecretKey ?? ""), http: http)
+        }
+        if roles.contains(.gatekeeper) { services.append(try GatekeeperService(context: context)) }
+        if roles.contains(.scheduler) { services.append(SchedulerService(context: context)) }
+        if roles.contains(.hub) {
+            services.append(HubService(context: context))
+            services.append(NotifyService(context: context, http: http))
+        }
+        if roles.contains(.logs) { services.append(LogsService(context: context, archive: archive)) }
+        if roles.contains(.reaper) { services.append(ReaperService(context: context)) }
+        if roles.contains(.web) {
+            services.append(WebService(context: context, logStore: LogStore(context: context, archive: archive), metricsText: metricsText))
+            services.append(ClusterGauges(context: context, interval: .seconds(10)))
+        } else {
+            services.append(ProbeService(context: context, metricsText: metricsText))
+        }
+        // Workers last: on shutdown the group stops services in reverse order, so workers drain first.
+        if roles.contains(.worker) { services.append(WorkerService(context: context)) }
+        return services
+    }
+
+    /// Runs a node until SIGTERM or SIGINT, then drains.
+    public static func run(settings: Settings, logger: Logger) async throws {
+        let metricsText = bootstrapMetrics()
+        let context = try NodeContext.make(settings: settings, logger: logger)
+        if settings.migrateOnStart { try await migrateWithRetry(context) }
+        let services = try self.services(context: context, metricsText: metricsText)
+        logger.info("node starting", metadata: ["node": "\(settings.nodeID)", "roles": "\(settings.roles.sorted().map(\.rawValue).joined(separator: ","))",
+                                                "redis": "\(settings.redisURL.redactedURL)", "http": "\(settings.roles.contains(.web) ? settings.httpPort : settings.metricsPort)"])
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        await context.close()
+    }
+
+    /// Nodes may start before Postgres is ready; keep trying for a while with a clear message.
+    static func migrateWithRetry(_ context: NodeContext) async throws {
+        var delay = Duration.milliseconds(250)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while true {
+            do {
+                try await context.migrate()
+                return
+            } catch {
+                if ContinuousClock.now > deadline { throw error }
+                context.logger.warning("migration failed; retrying", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+}
+
+extension String {
+    /// The URL without a password, for logs.
+    var redactedURL: String {
+        guard let at = lastIndex(of: "@"), let scheme = range(of: "://") else { return self }
+        return String(self[..<scheme.upperBound]) + "***" + String(self[at...])
+    }
+}

@@ -1,0 +1,96 @@
+import ConveyorCore
+import ConveyorHub
+import ConveyorLogs
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// The web role: webhooks, REST API, live streams (SSE and WebSocket), the web UI, and the probes.
+public struct WebService: Service {
+    let context: NodeContext
+    let store: LogStore
+    let metricsText: @Sendable () -> String
+
+    public init(context: NodeContext, logStore: LogStore, metricsText: @escaping @Sendable () -> String) {
+        self.context = context
+        self.store = logStore
+        self.metricsText = metricsText
+    }
+
+    public func run() async throws {
+        let fanout = EventFanout(context: context)
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.add(middleware: HTTPMetricsMiddleware())
+        let auth = TokenCheck(token: context.settings.apiToken)
+        if context.settings.apiToken == nil {
+            context.logger.warning("no api_token configured: write API calls are open to anyone who can reach this port")
+        }
+        let intake = RequestIntake(context: context)
+        let logs = LogRoutes(context: context, store: store, fanout: fanout)
+        WebhookRoutes(context: context, intake: intake).register(on: router)
+        TriggerRoutes(context: context, intake: intake, auth: auth).register(on: router)
+        ReadRoutes(context: context).register(on: router)
+        ControlRoutes(context: context, actions: HubActions(context: context), auth: auth).register(on: router)
+        OpsRoutes(context: context, metricsText: metricsText).register(on: router)
+        logs.register(on: router)
+        EventStreamRoutes(fanout: fanout).register(on: router)
+        StaticRoutes().register(on: router)
+        WebSocketRoutes(logs: logs, fanout: fanout).register(on: router)
+        let app = Application(router: router, server: .http1WebSocketUpgrade(webSocketRouter: router),
+                              configuration: .init(address: .hostname(context.settings.httpHost, port: context.settings.httpPort), serverName: "conveyor"),
+                              logger: context.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await fanout.run() }
+            group.addTask { try await app.runService() }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+/// `/metrics`, `/healthz`, `/readyz` on nodes without the web role.
+public struct ProbeService: Service {
+    let context: NodeContext
+    let metricsText: @Sendable () -> String
+
+    public init(context: NodeContext, metricsText: @escaping @Sendable () -> String) {
+        self.context = context
+        self.metricsText = metricsText
+    }
+
+    public func run() async throws {
+        let router = Router()
+        OpsRoutes.registerProbes(on: router, context: context, metricsText: metricsText)
+        let app = Application(router: router, configuration: .init(address: .hostname(context.settings.httpHost, port: context.settings.metricsPort), serverName: "conveyor"),
+                              logger: context.logger)
+        try await app.runService()
+    }
+}
+
+/// Counts requests by method and status, and times them, without per-path labels.
+struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let method = request.method.rawValue
+        do {
+            let response = try await next(request, context)
+            record(method: method, status: response.status.code, start: start)
+            return response
+        } catch let error as any HTTPResponseError {
+            record(method: method, status: error.status.code, start: start)
+            throw error
+        } catch {
+            record(method: method, status: 500, start: start)
+            throw error
+        }
+    }
+
+    func record(method: String, status: Int, start: ContinuousClock.Instant) {
+        Counter(label: "conveyor_http_requests_total", dimensions: [("method", method), ("status", String(status))]).increment()
+        let elapsed = ContinuousClock.now - start
+        Metrics.Timer(label: "conveyor_http_request_duration_seconds").recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+}
