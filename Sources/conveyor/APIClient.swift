@@ -21,16 +21,20 @@ struct APIOptions: ParsableArguments {
 struct APIClient: Sendable {
     let base: String
     let token: String?
-    let http = CurlHTTPClient(threads: 1)
 
     func raw(_ method: String, _ path: String, body: JSONValue? = nil) async throws -> HTTPResponse {
         var headers = [("Accept", "application/json")]
         if let token { headers.append(("Authorization", "Bearer \(token)")) }
         if body != nil { headers.append(("Content-Type", "application/json")) }
+        // One client per call: the CLI makes few calls, and each client is shut down explicitly.
+        let http = CurlHTTPClient(threads: 1)
         do {
-            return try await http.send(HTTPRequest(method: method, url: base + path, headers: headers, body: Array((body?.jsonText() ?? "").utf8)))
+            let response = try await http.send(HTTPRequest(method: method, url: base + path, headers: headers, body: Array((body?.jsonText() ?? "").utf8)))
+            await http.shutdown()
+            return response
         } catch {
-            throw ValidationError("cannot reach \(base): \(error). Is a node with the web role running?")
+            await http.shutdown()
+            throw CLIError("cannot reach \(base): \(error). Is a node with the web role running?")
         }
     }
 
@@ -38,7 +42,7 @@ struct APIClient: Sendable {
         let response = try await raw(method, path, body: body)
         let value = (try? JSONDecoder().decode(JSONValue.self, from: Data(response.body))) ?? .string(response.bodyText)
         guard (200..<300).contains(response.status) else {
-            throw ValidationError("\(method) \(path): HTTP \(response.status): \(value["error"]?.stringValue ?? response.bodyText)")
+            throw CLIError("\(method) \(path): HTTP \(response.status): \(value["error"]?.stringValue ?? response.bodyText)")
         }
         return value
     }
@@ -77,4 +81,10 @@ func printTable(_ header: [String], _ rows: [[String]]) {
     }
     print(line(header))
     for row in rows { print(line(row)) }
+}
+
+/// A runtime failure: printed as `Error: …` without the usage text that `ValidationError` adds.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }

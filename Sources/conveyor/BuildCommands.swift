@@ -16,7 +16,7 @@ struct SubmitCommand: AsyncParsableCommand {
     func run() async throws {
         var url = repoURL
         if !url.contains("://") && !url.hasPrefix("git@") {
-            url = URL(fileURLWithPath: url).standardizedFileURL.path
+            url = "file://" + URL(fileURLWithPath: url).standardizedFileURL.path
         }
         let base = (name ?? URL(fileURLWithPath: url).deletingPathExtension().lastPathComponent)
         let slug = "\(owner ?? "local")/\(base)"
@@ -78,7 +78,7 @@ struct LogsCommand: AsyncParsableCommand {
             var path = "/api/v1/jobs/\(job)/log?offset=\(offset)"
             if let attempt { path += "&attempt=\(attempt)" }
             let response = try await client.raw("GET", path)
-            guard response.status == 200 else { throw ValidationError("job \(job): HTTP \(response.status): \(response.bodyText)") }
+            guard response.status == 200 else { throw CLIError("job \(job): HTTP \(response.status): \(response.bodyText)") }
             if !response.body.isEmpty {
                 FileHandle.standardOutput.write(Data(response.body))
                 offset += response.body.count

@@ -18,11 +18,11 @@ public struct LocalExecutor: Executor {
                     output: @escaping @Sendable ([UInt8]) -> Void) async throws -> ExecutionOutcome {
         let directory = "\(root)/\(job.id)-\(job.attempt)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
         let script = "\(directory)/.conveyor-build.sh"
-        try await offPool("job-prepare") { [script = job.script] in
+        try await offPool("job-prepare") { [path = script, body = job.script] in
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o700])
-                try Data(script.utf8).write(to: URL(fileURLWithPath: script))
+                try Data(body.utf8).write(to: URL(fileURLWithPath: path))
             } catch {
                 throw ExecutorError("could not prepare the work directory \(directory): \(error)")
             }
