@@ -27,13 +27,18 @@ public enum Node {
         }
     }
 
-    public static func services(context: NodeContext, metricsText: @escaping @Sendable () -> String) throws -> [any Service] {
+    /// Whether this node's roles make outbound HTTP calls (notifications, the log archive).
+    public static func needsHTTP(_ settings: Settings) -> Bool {
+        settings.roles.contains(.hub) || (settings.s3Endpoint != nil && (settings.roles.contains(.logs) || settings.roles.contains(.web)))
+    }
+
+    /// The services of a node. `http` must be given when `needsHTTP` is true; the caller shuts it down.
+    public static func services(context: NodeContext, metricsText: @escaping @Sendable () -> String, http: CurlHTTPClient?) throws -> [any Service] {
         let roles = context.settings.roles
         let settings = context.settings
         var services: [any Service] = [Heartbeat(context: context)]
-        let http = CurlHTTPClient(threads: 2)
         var archive: S3Client?
-        if let endpoint = settings.s3Endpoint {
+        if let endpoint = settings.s3Endpoint, let http {
             archive = S3Client(config: S3Config(endpoint: endpoint, bucket: settings.s3Bucket, region: settings.s3Region,
                                                 accessKey: settings.s3AccessKey ?? "", secretKey: settings.s3SecretKey ?? ""), http: http)
         }
@@ -41,7 +46,7 @@ public enum Node {
         if roles.contains(.scheduler) { services.append(SchedulerService(context: context)) }
         if roles.contains(.hub) {
             services.append(HubService(context: context))
-            services.append(NotifyService(context: context, http: http))
+            if let http { services.append(NotifyService(context: context, http: http)) }
         }
         if roles.contains(.logs) { services.append(LogsService(context: context, archive: archive)) }
         if roles.contains(.reaper) { services.append(ReaperService(context: context)) }
@@ -61,12 +66,19 @@ public enum Node {
         let metricsText = bootstrapMetrics()
         let context = try NodeContext.make(settings: settings, logger: logger)
         if settings.migrateOnStart { try await migrateWithRetry(context) }
-        let services = try self.services(context: context, metricsText: metricsText)
+        let http = needsHTTP(settings) ? CurlHTTPClient(threads: 2) : nil
+        let services = try self.services(context: context, metricsText: metricsText, http: http)
         logger.info("node starting", metadata: ["node": "\(settings.nodeID)", "roles": "\(settings.roles.sorted().map(\.rawValue).joined(separator: ","))",
                                                 "redis": "\(settings.redisURL.redactedURL)", "http": "\(settings.roles.contains(.web) ? settings.httpPort : settings.metricsPort)"])
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await http?.shutdown()
+            throw error
+        }
+        await http?.shutdown()
         await context.close()
     }
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs Conveyor's whole test suite against real servers it starts itself:
+# Redis and PostgreSQL (scripts/services.sh), sshd and an S3-compatible server (scripts/test-servers.sh).
+#   scripts/test.sh [extra swift test arguments, e.g. --filter ConveyorModelTests]
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+export PATH="/opt/swift/usr/bin:$PATH"
+
+bash scripts/install-deps.sh
+bash scripts/services.sh start
+bash scripts/test-servers.sh start
+eval "$(bash scripts/services.sh env)"
+eval "$(bash scripts/test-servers.sh env)"
+export CONVEYOR_TEST_REDIS_URL="$CONVEYOR_REDIS_URL" CONVEYOR_TEST_POSTGRES_URL="$CONVEYOR_POSTGRES_URL"
+
+echo "test: building"
+swift build --build-tests 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Linking|Write|Building)' || { echo "test: build failed" >&2; exit 1; }
+echo "test: running"
+swift test --skip-build "$@"
