@@ -89,3 +89,12 @@ public func eventually(timeout: Duration = .seconds(30), every: Duration = .mill
     }
     return try await condition()
 }
+
+extension TestEnvironment {
+    /// A second node on the same database and key prefix (another consumer in every group).
+    public static func sibling(of context: NodeContext) async throws -> NodeContext {
+        var settings = context.settings
+        settings.nodeID = "test-\(UUID().uuidString.prefix(6).lowercased())"
+        return try NodeContext.make(settings: settings, logger: context.logger)
+    }
+}
