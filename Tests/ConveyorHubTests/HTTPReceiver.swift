@@ -1,0 +1,122 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 that records each request. It answers `500` to the first
+/// `failFirst` requests and `201` afterwards, closing the connection each time.
+final class HTTPReceiver: @unchecked Sendable {
+    // @unchecked Sendable: `received` and `failuresLeft` are only touched with `lock` held; `listener`
+    // and `port` are set in init and never change.
+    struct Request: Sendable {
+        var method: String
+        var path: String
+        var headers: [String: String]
+        var body: [UInt8]
+        var bodyText: String { String(decoding: body, as: UTF8.self) }
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]) ?? [:] }
+    }
+
+    private let lock = NSLock()
+    private var received: [Request] = []
+    private var failuresLeft: Int
+    private let listener: Int32
+    let port: Int
+
+    init(failFirst: Int = 0) throws {
+        failuresLeft = failFirst
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard fd >= 0, bound == 0, listen(fd, 16) == 0 else {
+            if fd >= 0 { close(fd) }
+            throw ReceiverError()
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        listener = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+        let thread = Thread { [self] in serve() }
+        thread.start()
+    }
+
+    struct ReceiverError: Error {}
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    var requests: [Request] { lock.withLock { received } }
+
+    func requests(path: String) -> [Request] { requests.filter { $0.path == path } }
+
+    /// Stops accepting; the serving thread ends.
+    func stop() {
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+    }
+
+    private func serve() {
+        while true {
+            let client = accept(listener, nil, nil)
+            if client < 0 { return }
+            let request = Self.read(client)
+            let fail = lock.withLock { () -> Bool in
+                if let request { received.append(request) }
+                if failuresLeft > 0 { failuresLeft -= 1; return true }
+                return false
+            }
+            let reply = fail ? "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\nboom"
+                             : "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+            _ = reply.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            close(client)
+        }
+    }
+
+    private static func read(_ fd: Int32) -> Request? {
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var headerEnd: Int?
+        var expected = Int.max
+        while data.count < expected {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            data += buffer[0..<count]
+            if headerEnd == nil, let end = find(data, Array("\r\n\r\n".utf8)) {
+                headerEnd = end + 4
+                let head = String(decoding: data[0..<end], as: UTF8.self)
+                let length = parseHead(head).headers["content-length"].flatMap { Int($0) } ?? 0
+                expected = end + 4 + length
+            }
+        }
+        guard let headerEnd else { return nil }
+        var request = parseHead(String(decoding: data[0..<(headerEnd - 4)], as: UTF8.self))
+        request.body = Array(data[headerEnd...])
+        return request
+    }
+
+    private static func parseHead(_ head: String) -> Request {
+        let lines = head.components(separatedBy: "\r\n")
+        let parts = (lines.first ?? "").split(separator: " ")
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return Request(method: parts.first.map(String.init) ?? "", path: parts.dropFirst().first.map(String.init) ?? "",
+                       headers: headers, body: [])
+    }
+
+    private static func find(_ haystack: [UInt8], _ needle: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count else { return nil }
+        for start in 0...(haystack.count - needle.count) where Array(haystack[start..<(start + needle.count)]) == needle {
+            return start
+        }
+        return nil
+    }
+}
