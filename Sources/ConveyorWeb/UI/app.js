@@ -142,14 +142,8 @@
   async function api(path, options) {
     const opts = options || {};
     const headers = {Accept: 'application/json'};
-    if (opts.auth) {
-      const token = getToken();
-      if (!token) {
-        openSettings();
-        throw new Error('No API token set: enter one under "API token" and try again.');
-      }
-      headers.Authorization = `Bearer ${token}`;
-    }
+    // Write calls carry the token when one is saved; a server without CONVEYOR_API_TOKEN needs none.
+    if (opts.auth && getToken()) headers.Authorization = `Bearer ${getToken()}`;
     let response;
     try {
       response = await fetch(API + path, {method: opts.method || 'GET', headers, cache: 'no-store'});
@@ -168,6 +162,10 @@
         const err = JSON.parse(text);
         if (err && err.error) message = `${err.error} (${response.status})`;
       } catch (e) { /* not JSON */ }
+      if (response.status === 401 && opts.auth) {
+        openSettings();
+        if (!getToken()) message += ' — enter the API token under "API token".';
+      }
       throw new Error(message);
     }
     return body;
@@ -476,7 +474,7 @@
   }
 
   function stageSections(build, jobs) {
-    const order = Array.isArray(build.stages) ? build.stages : [];
+    const order = (Array.isArray(build.stages) ? build.stages : []).map((st) => (st && typeof st === 'object' ? st.name : st));
     const groups = new Map();
     for (const job of jobs) {
       const name = job.stage || '';
@@ -557,6 +555,26 @@
     const refreshJob = debounce(() => loadJob().catch((e) => flash(e.message, 'error')), 250);
     p.onDispose(refreshJob.cancel);
 
+    // The log can be complete before the hub records the job's final state: keep watching the
+    // job (fan-out events, and a slow poll as a safety net) until it is final.
+    let watch = null;
+    const stopWatch = () => { if (watch) { watch.dispose(); watch = null; } };
+    p.onDispose(stopWatch);
+    const watchUntilFinal = () => {
+      if (watch || !p.alive) return;
+      const w = new Page();
+      watch = w;
+      const check = async () => {
+        const j = await loadJob().catch(() => null);
+        if (j && FINAL.has(j.state) && watch === w) stopWatch();
+      };
+      const onEvent = debounce(check, 200);
+      subscribeEvents(w, (type, data) => { if (String(data.job) === String(id)) onEvent(); });
+      const timer = setInterval(check, 3000);
+      w.onDispose(() => { clearInterval(timer); onEvent.cancel(); });
+      check();
+    };
+
     // Auto-scroll: follow while the window is at the bottom; stop as soon as the user scrolls up
     // (wheel, keys, or any scroll that leaves the place we scrolled to); resume at the bottom.
     let follow = false;
@@ -599,11 +617,13 @@
     const startLog = (job) => {
       if (stream) stream.close();
       stream = null;
+      stopWatch();
       clear(logLines);
       view = new LogView(logLines);
       if (FINAL.has(job.state)) {
         status.textContent = 'Loading log…';
-        loadStaticLog(view, id, status).then(() => { if (view) view.finish(); });
+        const v = view;
+        loadStaticLog(v, id, status, () => p.alive && view === v).then(() => v.finish());
       } else {
         follow = true;
         autoY = -1;
@@ -624,14 +644,14 @@
           onEnd: () => {
             status.textContent = 'Log complete';
             showFollow();
-            refreshJob();
+            loadJob().then((j) => { if (j && !FINAL.has(j.state)) watchUntilFinal(); }).catch(() => watchUntilFinal());
           },
           onFailure: () => {
             stream = null;
             status.textContent = 'Live log unavailable; showing the stored log';
-            clear(logLines);
             view = new LogView(logLines);
-            loadStaticLog(view, id, status).then(() => { if (view) view.finish(); });
+            const v = view;
+            loadStaticLog(v, id, status, () => p.alive && view === v).then(() => { v.finish(); watchUntilFinal(); });
           },
         });
       }
@@ -643,14 +663,44 @@
     if (job) startLog(job);
   }
 
-  async function loadStaticLog(view, id, status) {
-    try {
-      const text = await api(`/jobs/${id}/log`, {text: true});
-      view.write(text || '');
-      status.textContent = text ? '' : 'This log is empty.';
-    } catch (e) {
-      status.textContent = `Log unavailable: ${e.message}`;
+  /**
+   * Reads a finished job's whole log from `/api/v1/jobs/<id>/log`. While the server says the log
+   * is not complete yet (X-Log-Complete: false, its last parts still on their way), polls for the
+   * rest with `?offset=` for up to half a minute.
+   */
+  async function loadStaticLog(view, id, status, alive) {
+    const decoder = new TextDecoder();
+    let offset = 0;
+    for (let round = 0; round < 15; round++) {
+      let response;
+      try {
+        response = await fetch(`${API}/jobs/${id}/log?offset=${offset}`, {cache: 'no-store'});
+      } catch (e) {
+        status.textContent = `Log unavailable: ${e.message}`;
+        return;
+      }
+      if (!alive()) return;
+      if (!response.ok) {
+        let message = `${response.status} ${response.statusText}`;
+        try { message = JSON.parse(await response.text()).error || message; } catch (e) { /* not JSON */ }
+        status.textContent = `Log unavailable: ${message}`;
+        return;
+      }
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      if (!alive()) return;
+      const complete = response.headers.get('X-Log-Complete') !== 'false';
+      view.write(decoder.decode(bytes, {stream: !complete}));
+      const length = Number(response.headers.get('X-Log-Length'));
+      offset = Number.isFinite(length) && response.headers.has('X-Log-Length') ? length : offset + bytes.length;
+      if (complete) {
+        status.textContent = offset === 0 && view.lineNumber === 0 ? 'This log is empty.' : '';
+        return;
+      }
+      status.textContent = 'Waiting for the end of the log…';
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      if (!alive()) return;
     }
+    status.textContent = 'The end of this log has not arrived.';
   }
 
   function setAllFolds(root, open) {
