@@ -10,7 +10,6 @@ import Testing
 struct LogsHarness {
     let context: NodeContext
     let archive: S3Client?
-    let http: CurlHTTPClient?
     private let tasks: [Task<Void, any Error>]
 
     static func start(archive wantsArchive: Bool = false, services: Int = 1,
@@ -20,12 +19,7 @@ struct LogsHarness {
             settings.sweepIntervalSeconds = 0.2
             configure(&settings)
         }
-        var http: CurlHTTPClient?
-        var archive: S3Client?
-        if wantsArchive {
-            http = CurlHTTPClient(threads: 2)
-            archive = try await S3TestServer.client(http!)
-        }
+        let archive = wantsArchive ? try await S3TestServer.client(S3TestServer.http) : nil
         var tasks: [Task<Void, any Error>] = []
         for index in 0..<services {
             // Each service is its own node: its own consumer name and clients, one database and prefix.
@@ -38,7 +32,7 @@ struct LogsHarness {
                 try await service.run()
             })
         }
-        return LogsHarness(context: context, archive: archive, http: http, tasks: tasks)
+        return LogsHarness(context: context, archive: archive, tasks: tasks)
     }
 
     var store: LogStore { LogStore(context: context, archive: archive) }
@@ -91,12 +85,14 @@ struct LogsHarness {
     func stop() async {
         for task in tasks { task.cancel() }
         for task in tasks { _ = try? await task.value }
-        await http?.shutdown()
         await context.close()
     }
 }
 
 enum S3TestServer {
+    /// One client for the whole test process, never shut down: a test that fails half-way must not
+    /// trip the client's "was not shut down" check and take the other tests with it.
+    static let http = CurlHTTPClient(threads: 4)
     static let startCommand = "scripts/test-servers.sh start && eval \"$(scripts/test-servers.sh env)\""
 
     /// A client on a bucket of its own, after checking the server answers.
