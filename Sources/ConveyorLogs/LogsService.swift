@@ -26,6 +26,12 @@ public struct LogsService: Service {
     }
 
     public func run() async throws {
+        if let archive {
+            // A bucket we may not create (no permission) can still exist: archiving then just works.
+            do { try await archive.createBucketIfMissing() } catch {
+                context.logger.warning("could not create the log archive bucket", metadata: ["bucket": "\(archive.config.bucket)", "error": "\(error)"])
+            }
+        }
         let ingest = LogIngest(context: context, configuration: configuration, metrics: metrics)
         let consumer = StreamConsumer(context: context, streams: [context.keys.logs], group: Groups.logs,
                                       batchSize: configuration.batchSize, handler: ingest.handle)
