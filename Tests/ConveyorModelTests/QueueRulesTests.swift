@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func shippedExampleParses() throws {
-        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../config/queues.yml")
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../config/queues.example.yml")
         let rules = try QueueRules.parse(yaml: String(contentsOf: file, encoding: .utf8))
         #expect(rules.rules.count >= 3)
         #expect(rules.queue(for: JobSpec(os: "osx")) == "builds.osx")
