@@ -950,6 +950,7 @@
       this.lineNumber = 0;
       this.timers = new Map();     // timer id -> line element waiting for its duration
       this.pendingTimer = null;    // timer started, its command line not yet seen
+      this.lastLine = null;        // the last complete line, where a timer may attach
       this.finished = false;
     }
 
@@ -983,44 +984,65 @@
 
     line(raw) {
       const text = raw.replace(/\r+$/, '');
-      let rest = '';
-      let last = 0;
-      let markers = 0;
-      MARKER.lastIndex = 0;
-      for (let m = MARKER.exec(text); m !== null; m = MARKER.exec(text)) {
-        rest += text.slice(last, m.index);
-        last = m.index + m[0].length;
-        markers += 1;
-        // Text before a marker on the same line is kept (the marker's \r does not erase it).
-        if (visibleText(rest) !== '') this.emit(rest);
-        else renderAnsi(rest, this.style, null);
-        rest = '';
-        this.marker(m[1], m[2], m[3]);
+      const markers = Array.from(text.matchAll(MARKER));
+      if (markers.length === 0) {
+        this.emit(text);
+        return;
       }
-      rest += text.slice(last);
-      if (markers === 0 || visibleText(rest) !== '') this.emit(rest);
-      else renderAnsi(rest, this.style, null);
+      let last = 0;
+      markers.forEach((m, i) => {
+        // Text before a marker on the same line is kept (the marker's \r does not erase it).
+        this.emitIfVisible(text.slice(last, m.index));
+        last = m.index + m[0].length;
+        const after = text.slice(last, i + 1 < markers.length ? markers[i + 1].index : text.length);
+        this.marker(m[1], m[2], m[3], after);
+      });
+      this.emitIfVisible(text.slice(last));
     }
 
-    marker(kind, edge, arg) {
+    /** Emits a line when `text` shows something; otherwise only applies its colour codes. */
+    emitIfVisible(text) {
+      if (visibleText(text) !== '') this.emit(text);
+      else renderAnsi(text, this.style, null);
+    }
+
+    marker(kind, edge, arg, after) {
       if (kind === 'fold' && edge === 'start') this.openFold(arg);
       else if (kind === 'fold' && edge === 'end') this.closeFold(arg);
-      else if (kind === 'time' && edge === 'start') this.pendingTimer = arg;
-      else if (kind === 'time' && edge === 'end') {
-        const id = arg.split(':')[0];
-        const fields = {};
-        for (const pair of arg.slice(id.length + 1).split(',')) {
-          const [k, v] = pair.split('=');
-          if (k) fields[k.trim()] = v;
-        }
-        if (this.pendingTimer === id) this.pendingTimer = null;
-        const el = this.timers.get(id);
-        this.timers.delete(id);
-        if (el && fields.duration !== undefined) {
-          const dur = el.querySelector(':scope > .dur');
-          dur.textContent = fmtNanos(fields.duration);
-          dur.title = `${(Number(fields.duration) / 1e9).toFixed(3)} seconds`;
-        }
+      else if (kind === 'time' && edge === 'start') this.startTimer(arg, after);
+      else if (kind === 'time' && edge === 'end') this.endTimer(arg);
+    }
+
+    /**
+     * A timer belongs to a command line ("$ …"). Conveyor prints the command, then the start marker
+     * at the head of the command's first output line; Travis-style scripts print the marker first
+     * and the command after it. Attach to whichever is the command.
+     */
+    startTimer(id, after) {
+      const isCommand = (text) => /^\s*\$ /.test(text);
+      const prev = this.lastLine;
+      if (!isCommand(visibleText(after)) && prev && isCommand(prev.querySelector('.content').textContent)) {
+        this.timers.set(id, prev);
+        this.pendingTimer = null;
+      } else {
+        this.pendingTimer = id;
+      }
+    }
+
+    endTimer(arg) {
+      const id = arg.split(':')[0];
+      const fields = {};
+      for (const pair of arg.slice(id.length + 1).split(',')) {
+        const [k, v] = pair.split('=');
+        if (k) fields[k.trim()] = v;
+      }
+      if (this.pendingTimer === id) this.pendingTimer = null;
+      const el = this.timers.get(id);
+      this.timers.delete(id);
+      if (el && fields.duration !== undefined) {
+        const dur = el.querySelector(':scope > .dur');
+        dur.textContent = fmtNanos(fields.duration);
+        dur.title = `${(Number(fields.duration) / 1e9).toFixed(3)} seconds`;
       }
     }
 
@@ -1080,6 +1102,7 @@
         this.timers.set(this.pendingTimer, el);
         this.pendingTimer = null;
       }
+      this.lastLine = el;
     }
 
     showTail() {
