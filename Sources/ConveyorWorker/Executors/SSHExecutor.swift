@@ -1,0 +1,76 @@
+import ConveyorSSH
+import Foundation
+
+/// Runs the script on a build host over SSH: a fresh remote directory per job, the script uploaded
+/// there and run by bash with stderr merged into stdout (so the log keeps the order), the remote process
+/// group terminated on cancel, the directory removed afterwards.
+public struct SSHExecutor: Executor {
+    public let target: SSHTarget
+
+    public init(target: SSHTarget) {
+        self.target = target
+    }
+
+    public var name: String { "ssh \(target.user)@\(target.host):\(target.port)" }
+
+    public func run(_ job: ExecutionJob, started: @escaping @Sendable () async -> Void,
+                    output: @escaping @Sendable ([UInt8]) -> Void) async throws -> ExecutionOutcome {
+        let session: SSHSession
+        do {
+            session = try await SSHSession.connect(target)
+        } catch {
+            throw ExecutorError(reason: "ssh_unreachable", "could not connect to \(name): \(error)")
+        }
+        do {
+            let outcome = try await run(job, on: session, started: started, output: output)
+            await session.close()
+            return outcome
+        } catch {
+            await session.close()
+            throw error
+        }
+    }
+
+    /// Runs `job` on an open session (the libvirt executor reuses this once its VM answers).
+    func run(_ job: ExecutionJob, on session: SSHSession, started: @escaping @Sendable () async -> Void,
+             output: @escaping @Sendable ([UInt8]) -> Void) async throws -> ExecutionOutcome {
+        let directory = "/tmp/conveyor-\(job.id)-\(job.attempt)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+        do {
+            let made = try await session.execute("mkdir -m 700 -p \(Self.quote(directory))")
+            guard made.status == 0 else { throw ExecutorError(reason: "ssh_failed", "mkdir \(directory): \(made.stderr)") }
+            try await session.upload(Array(job.script.utf8), to: "\(directory)/build.sh")
+        } catch let error as ExecutorError {
+            throw error
+        } catch {
+            throw ExecutorError(reason: "ssh_failed", "could not upload the build script: \(error)")
+        }
+        await started()
+        defer { Task { _ = try? await session.execute("rm -rf \(Self.quote(directory))") } }
+        try Task.checkCancellation()
+        let command = Self.command(job, directory: directory)
+        let status: Int32
+        do {
+            let remote = try await session.run(command) { _, bytes in output(bytes) }
+            status = try await withTaskCancellationHandler {
+                try await remote.wait()
+            } onCancel: {
+                Task { await remote.terminate() }
+            }
+        } catch {
+            throw ExecutorError(reason: "ssh_lost", "the connection to \(name) failed during the job: \(error)")
+        }
+        return .exited(status)
+    }
+
+    static func command(_ job: ExecutionJob, directory: String) -> String {
+        var env = ["CI": "true", "CONTINUOUS_INTEGRATION": "true", "CONVEYOR": "true", "TRAVIS": "true",
+                   "CONVEYOR_JOB_ID": String(job.id), "CONVEYOR_ATTEMPT": String(job.attempt), "GIT_TERMINAL_PROMPT": "0"]
+        env.merge(job.environment) { _, new in new }
+        let exports = env.sorted { $0.key < $1.key }.map { "export \($0.key)=\(quote($0.value))" }.joined(separator: "; ")
+        return "cd \(quote(directory)) && \(exports); exec /bin/bash build.sh 2>&1"
+    }
+
+    static func quote(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}
