@@ -19,33 +19,52 @@ public enum LogsBenchmark {
         let line = Array(String(repeating: "benchmark log line ", count: 4).utf8) + [10]
         let payload = Array((0..<(partSize / line.count + 1)).flatMap { _ in line }.prefix(partSize))
 
-        let events = context.redis.dedicatedConnection(name: "bench-events")
-        let startID = try await context.redis.send(["XADD", RedisArgument(context.keys.events), "*", "type", "bench:start"]).string ?? "0-0"
         let runner = Task { try await service.run() }
-        let lags = LagRecorder()
-        let reader = Task { try await readEvents(events, context: context, job: job, from: startID, expected: total, lags: lags) }
+        do {
+            let report = try await measure(context: context, configuration: configuration, job: job, total: total, payload: payload, line: line)
+            runner.cancel()
+            _ = try? await runner.value
+            return report
+        } catch {
+            runner.cancel()
+            _ = try? await runner.value
+            throw error
+        }
+    }
 
+    static func measure(context: NodeContext, configuration: LogsConfiguration, job: Int64, total: Int, payload: [UInt8],
+                        line: [UInt8]) async throws -> String {
+        // Phase 1, throughput: a flood, the producer kept a few batches ahead of the consumer.
         let start = ContinuousClock.now
         var sent = 0
         while sent < total {
             let count = min(100, total - sent)
-            let commands = (sent..<(sent + count)).map { number -> RedisCommand in
-                let part = LogPart(job: job, attempt: 1, number: number + 1, final: number + 1 == total, content: payload)
-                return RedisClient.xaddCommand(context.keys.logs, fields: part.fields)
-            }
-            await lags.sent(numbers: (sent + 1)...(sent + count), at: nanos())
-            _ = try await context.redis.pipeline(commands)
+            _ = try await context.redis.pipeline((sent..<(sent + count)).map { number in
+                RedisClient.xaddCommand(context.keys.logs, fields: LogPart(job: job, attempt: 1, number: number + 1,
+                                                                           final: number + 1 == total, content: payload).fields)
+            })
             sent += count
-            // Keep the producer at most a few batches ahead so the lag measures the pipeline, not a backlog.
             while try await context.redis.xlen(context.keys.logs) > configuration.batchSize * 20 { try await Task.sleep(for: .milliseconds(2)) }
         }
         while try await storedBytes(context, job: job) < total * partSize {
             try await Task.sleep(for: .milliseconds(20))
         }
         let elapsed = ContinuousClock.now - start
+
+        // Phase 2, lag: parts at a steady pace (a busy fleet, not a flood), followed on cv:events.
+        let lagJob = job + 1
+        let lagParts = 500
+        let events = context.redis.dedicatedConnection(name: "bench-events")
+        let startID = try await context.redis.send(["XADD", RedisArgument(context.keys.events), "*", "type", "bench:start"]).string ?? "0-0"
+        let lags = LagRecorder()
+        let reader = Task { try await readEvents(events, context: context, job: lagJob, from: startID, expected: lagParts, lags: lags) }
+        for number in 1...lagParts {
+            await lags.sent(numbers: number...number, at: nanos())
+            try await context.redis.xadd(context.keys.logs, fields: LogPart(job: lagJob, attempt: 1, number: number,
+                                                                             final: number == lagParts, content: line).fields)
+            try await Task.sleep(for: .milliseconds(2))
+        }
         _ = try await reader.value
-        runner.cancel()
-        _ = try? await runner.value
         await events.close()
 
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -54,8 +73,9 @@ public enum LogsBenchmark {
         func percentile(_ p: Double) -> Double {
             sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
         }
-        return String(format: "logs ingest: %d parts of %d B (%.1f MB) in %.2f s = %.1f MB/s; XADD→log:part lag p50 %.2f ms, p99 %.2f ms",
-                      total, partSize, megabytesStored, seconds, megabytesStored / seconds, percentile(0.5), percentile(0.99))
+        return String(format: "logs ingest: %d parts of %d B (%.1f MB) in %.2f s = %.1f MB/s; "
+                      + "XADD→log:part lag over %d paced parts: p50 %.2f ms, p99 %.2f ms",
+                      total, partSize, megabytesStored, seconds, megabytesStored / seconds, sorted.count, percentile(0.5), percentile(0.99))
     }
 
     static func nanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
