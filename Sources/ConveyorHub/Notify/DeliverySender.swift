@@ -44,9 +44,9 @@ struct DeliverySender: Sendable {
         let delivered = failure == nil
         let backoff = configuration.backoffSeconds(afterAttempt: attempts)
         let state = try await context.postgres.query("""
-            UPDATE deliveries SET attempts = $2, last_status = $3, last_error = $4,
-                state = CASE WHEN $5 THEN 'delivered' WHEN $2 >= $6 THEN 'failed' ELSE 'pending' END,
-                delivered_at = CASE WHEN $5 THEN now() ELSE NULL END,
+            UPDATE deliveries SET attempts = $2::int, last_status = $3::int, last_error = $4::text,
+                state = CASE WHEN $5::boolean THEN 'delivered' WHEN $2::int >= $6::int THEN 'failed' ELSE 'pending' END,
+                delivered_at = CASE WHEN $5::boolean THEN now() ELSE NULL END,
                 next_attempt_at = now() + make_interval(secs => $7::double precision)
             WHERE id = $1 RETURNING state
             """, [.int(id), .int(attempts), .optional(status), .optional(failure), .bool(delivered), .int(configuration.maxAttempts), .double(backoff)])
