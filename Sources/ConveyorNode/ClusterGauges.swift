@@ -22,7 +22,8 @@ struct ClusterGauges: Service {
         let queues = (try await context.redis.send(["SMEMBERS", RedisArgument(keys.queuesSet)]).array ?? []).compactMap(\.string)
         for queue in queues {
             let info = try await context.redis.xinfoGroups(keys.queue(queue)).first { $0.name == Groups.workers }
-            Gauge(label: "conveyor_queue_depth", dimensions: [("queue", queue)]).record(info?.lag ?? 0)
+            // Depth: entries not yet claimed (lag) plus entries claimed and not yet finished (pending).
+            Gauge(label: "conveyor_queue_depth", dimensions: [("queue", queue)]).record((info?.lag ?? 0) + (info?.pending ?? 0))
             Gauge(label: "conveyor_queue_lag", dimensions: [("queue", queue)]).record(info?.lag ?? 0)
             Gauge(label: "conveyor_stream_pending", dimensions: [("stream", "queue:\(queue)"), ("group", Groups.workers)]).record(info?.pending ?? 0)
         }
