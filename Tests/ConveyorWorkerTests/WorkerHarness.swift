@@ -81,7 +81,8 @@ struct WorkerHarness: Sendable {
     }
 
     func pendingCount() async throws -> Int {
-        try await context.redis.xpendingSummary(context.keys.queue(queue), group: Groups.workers).count
+        try await context.redis.ensureGroup(context.keys.queue(queue), group: Groups.workers)
+        return try await context.redis.xpendingSummary(context.keys.queue(queue), group: Groups.workers).count
     }
 
     /// Waits for the `finished` event of `job` (or its reset) and returns it.
