@@ -3,6 +3,15 @@ import ConveyorVirt
 
 /// Runs each job in a clean VM: revert the slot's domain to its clean snapshot, start it, run the script
 /// in it (over SSH once it answers), power it off and revert again, so nothing survives the job.
+///
+/// With `qemu:///system`: define one domain per worker slot (`libvirt_domains: build-1,build-2`), each
+/// with a disk image that has sshd, bash and git and the worker's public key in the build user's
+/// `authorized_keys`; boot it once, then shut it down and take the clean snapshot
+/// (`virsh snapshot-create-as build-1 clean`). The worker reaches a domain by its name: enable the
+/// `libvirt_guest` NSS module (`hosts: files libvirt_guest dns` in /etc/nsswitch.conf) or list the
+/// names in /etc/hosts, and put the guests' host keys in `ssh_known_hosts`. A domain that stops during
+/// a job resets it (`vm_lost`); one that doesn't answer SSH within the boot timeout resets it too
+/// (`vm_boot_failed`).
 public struct LibvirtExecutor: Executor {
     /// Runs the script inside the booted domain.
     public typealias Step = @Sendable (_ domain: String, _ job: ExecutionJob, _ started: @escaping @Sendable () async -> Void,
