@@ -1,0 +1,105 @@
+import ConveyorRedis
+import ConveyorTesting
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `redis-server` of a test's own, on a free loopback port, that the test may kill and restart
+/// (the shared server of `scripts/services.sh start` must never be disturbed).
+final class PrivateRedis: @unchecked Sendable {
+    // @unchecked Sendable: `process` is only touched by the one test that owns this server, sequentially.
+    let port: Int
+    private var process: Process?
+    private let directory: URL
+
+    var url: String { "redis://127.0.0.1:\(port)/0" }
+
+    init() throws {
+        port = try freeLoopbackPort()
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("cv-redis-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    func start() async throws {
+        guard let binary = which("redis-server") else {
+            throw TestSetupError("redis-server not found on PATH; install it with scripts/install-deps.sh (needed by \(TestEnvironment.startCommand) too)")
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                       "--dir", directory.path, "--logfile", directory.appendingPathComponent("redis.log").path]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        process = p
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if canConnect(port: port) { return }
+            if !p.isRunning { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestSetupError("private redis-server on port \(port) did not start; see \(directory.path)/redis.log")
+    }
+
+    /// SIGKILL: the server vanishes without closing its sockets politely.
+    func kill() {
+        guard let p = process else { return }
+        Glibc.kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        process = nil
+    }
+
+    func stop() {
+        kill()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    deinit { stop() }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it).
+func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestSetupError("socket() failed: errno \(errno)") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
+    guard bound == 0 else { throw TestSetupError("bind() failed: errno \(errno)") }
+    let named = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    guard named == 0 else { throw TestSetupError("getsockname() failed: errno \(errno)") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Whether something accepts TCP connections on 127.0.0.1:`port`.
+func canConnect(port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let result = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    return result == 0
+}
+
+func which(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    for dir in path.split(separator: ":") + ["/usr/sbin", "/usr/bin"] {
+        let candidate = "\(dir)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+}
