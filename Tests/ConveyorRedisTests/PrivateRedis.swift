@@ -10,7 +10,7 @@ import Glibc
 final class PrivateRedis: @unchecked Sendable {
     // @unchecked Sendable: `process` is only touched by the one test that owns this server, sequentially.
     let port: Int
-    private var process: Process?
+    private var process: ChildProcess?
     private let directory: URL
 
     var url: String { "redis://127.0.0.1:\(port)/0" }
@@ -26,37 +26,39 @@ final class PrivateRedis: @unchecked Sendable {
         guard let binary = which("redis-server") else {
             throw TestSetupError("redis-server not found on PATH; install it with scripts/install-deps.sh (needed by \(TestEnvironment.startCommand) too)")
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                       "--dir", directory.path, "--logfile", directory.appendingPathComponent("redis.log").path]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        process = p
+        let log = directory.appendingPathComponent("redis.log").path
+        process = try ChildProcess.spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                                  "--dir", directory.path], log: log)
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if canConnect(port: port) { return }
-            if !p.isRunning { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestSetupError("private redis-server on port \(port) did not start; see \(directory.path)/redis.log")
     }
 
     /// SIGKILL: the server vanishes without closing its sockets politely.
-    func kill() {
+    func kill() async {
         guard let p = process else { return }
-        Glibc.kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
         process = nil
+        p.signal(SIGKILL)
+        _ = await p.wait()
     }
 
-    func stop() {
-        kill()
+    func stop() async {
+        await kill()
         try? FileManager.default.removeItem(at: directory)
     }
 
-    deinit { stop() }
+    deinit {
+        // A test that failed half-way still leaves no server behind.
+        if let p = process {
+            p.signal(SIGKILL)
+            var status: Int32 = 0
+            _ = waitpid(p.pid, &status, 0)
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
 }
 
 /// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it).

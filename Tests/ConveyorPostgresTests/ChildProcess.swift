@@ -1,0 +1,75 @@
+import ConveyorTesting
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process for test servers, started with `posix_spawn` rather than `Foundation.Process`:
+/// it inherits nothing but stdin (/dev/null) and stdout/stderr (appended to a log file), so no
+/// socket or pipe of the test process leaks into a long-lived server, and we reap it ourselves.
+struct ChildProcess: Sendable {
+    let pid: pid_t
+
+    static func spawn(_ executable: String, _ arguments: [String], log: String) throws -> ChildProcess {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // glibc ≥ 2.34 has posix_spawn_file_actions_addclosefrom_np, which Swift's Glibc module does not export.
+        typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") {
+            _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 3)
+        }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        guard result == 0 else {
+            throw TestSetupError("cannot start \(executable): \(String(cString: strerror(result)))")
+        }
+        return ChildProcess(pid: pid)
+    }
+
+    /// Runs a command to completion; throws with its output when it fails.
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], log: String) async throws -> String {
+        let offset = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
+        let child = try spawn(executable, arguments, log: log)
+        let status = await child.wait()
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)).map { String($0.utf8.dropFirst(offset)) ?? $0 } ?? ""
+        guard status == 0 else {
+            throw TestSetupError("\(executable) \(arguments.joined(separator: " ")) failed (status \(status)): \(output)")
+        }
+        return output
+    }
+
+    func signal(_ signal: Int32) {
+        _ = Glibc.kill(pid, signal)
+    }
+
+    /// Waits for the process to end, on a thread of its own (never blocking the cooperative pool);
+    /// returns the exit status, or 128 + the signal that ended it.
+    func wait() async -> Int32 {
+        let pid = self.pid
+        return await withCheckedContinuation { continuation in
+            let thread = Thread {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 {
+                    if errno != EINTR {
+                        continuation.resume(returning: -1)
+                        return
+                    }
+                }
+                let signal = status & 0x7f
+                continuation.resume(returning: signal == 0 ? (status >> 8) & 0xff : 128 + signal)
+            }
+            thread.start()
+        }
+    }
+}

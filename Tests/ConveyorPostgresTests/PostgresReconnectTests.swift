@@ -1,0 +1,70 @@
+import ConveyorPostgres
+import ConveyorTesting
+import Foundation
+import Testing
+
+@Suite("Postgres client: server restarts")
+struct PostgresReconnectTests {
+    /// A private cluster stopped with `-m immediate` (every backend killed, crash recovery on the
+    /// next start): queries fail with connection errors, never a crash; after the restart the same
+    /// client works again and committed data is still there.
+    @Test(.timeLimit(.minutes(2)))
+    func reconnectsAfterTheServerIsRestarted() async throws {
+        let server = try await PrivatePostgres()
+        do {
+            try await exercise(server)
+        } catch {
+            await server.destroy()
+            throw error
+        }
+        await server.destroy()
+    }
+
+    private func exercise(_ server: PrivatePostgres) async throws {
+        try await server.start()
+        let pg = PostgresClient(configuration: .init(url: server.url, poolSize: 2, connectTimeoutSeconds: 2))
+        try await pg.query("CREATE TABLE survivors (id int PRIMARY KEY, note text)")
+        try await pg.query("INSERT INTO survivors VALUES ($1, $2)", [.int(1), .text("before the crash")])
+        // Open both pooled connections, so both must notice the restart.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<2 { group.addTask { try await pg.query("SELECT pg_sleep(0.1)") } }
+            try await group.waitForAll()
+        }
+
+        try await server.stopImmediately()
+
+        for _ in 0..<3 {
+            do {
+                try await pg.query("SELECT 1")
+                Issue.record("a query to a stopped server must fail")
+            } catch let error as PostgresError {
+                #expect(error.isConnectionFailure, "\(error)")
+            }
+        }
+        do {
+            _ = try await pg.transaction { connection in try await connection.query("SELECT 1") }
+            Issue.record("a transaction on a stopped server must fail")
+        } catch let error as PostgresError {
+            #expect(error.isConnectionFailure, "\(error)")
+        }
+
+        try await server.start()
+        let back = try await eventually(timeout: .seconds(30), every: .milliseconds(200)) {
+            (try? await pg.query("SELECT 1")) != nil
+        }
+        #expect(back, "the client did not reconnect to the restarted server")
+        // Every pooled connection recovers.
+        for _ in 0..<6 {
+            let ok = try await eventually(timeout: .seconds(10)) {
+                (try? await pg.query("SELECT note FROM survivors WHERE id = 1"))?.first?["note"].string == "before the crash"
+            }
+            #expect(ok)
+        }
+        let inserted = try await pg.transaction { connection in
+            try await connection.query("INSERT INTO survivors VALUES ($1, $2)", [.int(2), .text("after")]).affectedRows
+        }
+        #expect(inserted == 1)
+        #expect(try await pg.query("SELECT count(*) AS c FROM survivors").first?["c"].int == 2)
+        await pg.close()
+    }
+}

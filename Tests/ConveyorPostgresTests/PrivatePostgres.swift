@@ -1,0 +1,104 @@
+import ConveyorTesting
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A PostgreSQL cluster of a test's own (`initdb` into a temporary folder, a free loopback port),
+/// which the test may stop abruptly and start again without disturbing the shared server of
+/// `scripts/services.sh start`.
+final class PrivatePostgres: Sendable {
+    let port: Int
+    let root: URL
+    private let bin: String
+    private let runAsPostgres = getuid() == 0
+    private var data: URL { root.appendingPathComponent("data") }
+    /// Output of initdb and pg_ctl, kept next to the cluster folder.
+    private var commandLog: String { root.path + ".commands.log" }
+
+    /// A URL for the `postgres` database as the `conveyor` superuser.
+    var url: String { "postgres://conveyor@127.0.0.1:\(port)/postgres" }
+
+    init() async throws {
+        guard let bin = Self.binaries() else {
+            throw TestSetupError("PostgreSQL server binaries (initdb) not found under /usr/lib/postgresql; install them with scripts/install-deps.sh (needed by \(TestEnvironment.startCommand) too)")
+        }
+        self.bin = bin
+        port = try freeLoopbackPort()
+        root = URL(fileURLWithPath: "/tmp").appendingPathComponent("cv-pg-\(UUID().uuidString.prefix(8).lowercased())")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        if runAsPostgres {
+            // initdb and postgres refuse to run as root: the folder belongs to the postgres user.
+            try await ChildProcess.run("/bin/chown", ["-R", "postgres:postgres", root.path], log: commandLog)
+        }
+        try await run("\(bin)/initdb", ["-D", data.path, "-U", "conveyor", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"])
+    }
+
+    func start() async throws {
+        try await run("\(bin)/pg_ctl", ["-D", data.path, "-l", root.appendingPathComponent("server.log").path, "-w", "-t", "60",
+                                        "-o", "-p \(port) -c listen_addresses=127.0.0.1 -c unix_socket_directories=\(root.path) -c fsync=off",
+                                        "start"])
+    }
+
+    /// `pg_ctl stop -m immediate`: the server quits without a checkpoint, dropping every connection.
+    func stopImmediately() async throws {
+        try await run("\(bin)/pg_ctl", ["-D", data.path, "-m", "immediate", "-w", "stop"])
+    }
+
+    /// Stops the server if it runs and removes its folder.
+    func destroy() async {
+        if FileManager.default.fileExists(atPath: data.appendingPathComponent("postmaster.pid").path) {
+            try? await stopImmediately()
+        }
+        try? FileManager.default.removeItem(at: root)
+        try? FileManager.default.removeItem(atPath: commandLog)
+    }
+
+    private func run(_ executable: String, _ arguments: [String]) async throws {
+        if runAsPostgres {
+            try await ChildProcess.run(which("runuser") ?? "/usr/sbin/runuser", ["-u", "postgres", "--", executable] + arguments, log: commandLog)
+        } else {
+            try await ChildProcess.run(executable, arguments, log: commandLog)
+        }
+    }
+
+    private static func binaries() -> String? {
+        let base = "/usr/lib/postgresql"
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+        for version in versions.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) {
+            let dir = "\(base)/\(version)/bin"
+            if FileManager.default.isExecutableFile(atPath: "\(dir)/initdb") { return dir }
+        }
+        return nil
+    }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it).
+func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestSetupError("socket() failed: errno \(errno)") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
+    guard bound == 0 else { throw TestSetupError("bind() failed: errno \(errno)") }
+    let named = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    guard named == 0 else { throw TestSetupError("getsockname() failed: errno \(errno)") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+func which(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    for dir in path.split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/bin"] {
+        let candidate = "\(dir)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+}
