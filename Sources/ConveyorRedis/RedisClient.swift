@@ -58,7 +58,7 @@ public final class RedisClient: Sendable {
         let connection = pick()
         let start = DispatchTime.now().uptimeNanoseconds
         do {
-            let replies = try await connection.pipeline(commands.map(\.raw))
+            let replies = try await connection.pipeline(encoded: EncodedCommands(commands))
             latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
             return replies
         } catch {

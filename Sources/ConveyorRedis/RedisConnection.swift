@@ -11,7 +11,7 @@ public final class RedisConnection: @unchecked Sendable {
     // @unchecked Sendable: `handle` and the backoff fields are only touched on `thread`;
     // `pending` and `draining` only with `lock` held.
     private struct Request {
-        var commands: [[[UInt8]]]
+        var commands: EncodedCommands
         var timeout: Duration?
         var continuation: CheckedContinuation<[RedisValue], any Error>
     }
@@ -41,6 +41,12 @@ public final class RedisConnection: @unchecked Sendable {
     /// Sends commands as one pipeline; returns one reply per command (server errors as `.error`).
     public func pipeline(_ commands: [[[UInt8]]], timeout: Duration? = nil) async throws -> [RedisValue] {
         if commands.isEmpty { return [] }
+        return try await pipeline(encoded: EncodedCommands(raw: commands), timeout: timeout)
+    }
+
+    /// Commands already encoded by the caller (see `EncodedCommands`).
+    func pipeline(encoded commands: EncodedCommands, timeout: Duration? = nil) async throws -> [RedisValue] {
+        if commands.count == 0 { return [] }
         return try await withCheckedThrowingContinuation { continuation in
             lock.lock()
             if closed {
@@ -106,9 +112,12 @@ public final class RedisConnection: @unchecked Sendable {
         let custom = requests.count == 1 ? requests[0].timeout : nil
         if let custom { handle.setTimeout(custom) }
         defer { if custom != nil { handle.setTimeout(commandTimeout) } }
-        let commands = requests.flatMap(\.commands)
         do {
-            let replies = try handle.execute(commands)
+            let replies = try handle.execute(requests.map(\.commands))
+            if requests.count == 1 {
+                requests[0].continuation.resume(returning: replies)
+                return
+            }
             var offset = 0
             for request in requests {
                 let n = request.commands.count

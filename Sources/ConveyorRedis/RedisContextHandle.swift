@@ -46,16 +46,26 @@ final class RedisContextHandle {
     /// Sends every command, then reads one reply per command (a pipeline). Any I/O or protocol
     /// failure closes the context: a broken connection is never reused.
     func execute(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisValue] {
+        try execute([EncodedCommands(raw: commands)])
+    }
+
+    /// Hands each request's encoded commands to hiredis's output buffer, then reads one reply per
+    /// command (hiredis writes the buffer out before its first read).
+    func execute(_ requests: [EncodedCommands]) throws(RedisError) -> [RedisValue] {
         guard let ctx = context else { throw RedisError(code: .connectionLost, message: "not connected") }
-        for command in commands {
-            if Self.append(ctx, command) != REDIS_OK {
-                let error = failure(ctx)
-                throw error
+        var total = 0
+        for request in requests {
+            let appended = request.bytes.withUnsafeBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { chars in
+                    redisAppendFormattedCommand(ctx, chars.baseAddress, chars.count)
+                }
             }
+            if appended != REDIS_OK { throw failure(ctx) }
+            total += request.count
         }
         var replies: [RedisValue] = []
-        replies.reserveCapacity(commands.count)
-        for _ in commands {
+        replies.reserveCapacity(total)
+        for _ in 0..<total {
             var raw: UnsafeMutableRawPointer?
             if redisGetReply(ctx, &raw) != REDIS_OK || raw == nil {
                 throw failure(ctx)
@@ -87,43 +97,15 @@ final class RedisContextHandle {
         return RedisError(code: .connectionLost, message: message.isEmpty ? "connection closed" : message)
     }
 
-    private static func append(_ ctx: UnsafeMutablePointer<redisContext>, _ args: [[UInt8]]) -> Int32 {
-        // hiredis copies the arguments into its output buffer, so the pointers need only live for this call.
-        let total = args.reduce(0) { $0 + $1.count }
-        var flat = [UInt8]()
-        flat.reserveCapacity(total)
-        var lengths = [Int]()
-        lengths.reserveCapacity(args.count)
-        for arg in args {
-            flat.append(contentsOf: arg)
-            lengths.append(arg.count)
-        }
-        return flat.withUnsafeBufferPointer { buffer -> Int32 in
-            let base = UnsafeRawPointer(buffer.baseAddress) ?? UnsafeRawPointer(bitPattern: 1)!
-            var offset = 0
-            var pointers = [UnsafePointer<CChar>?]()
-            pointers.reserveCapacity(args.count)
-            for length in lengths {
-                pointers.append(base.advanced(by: offset).assumingMemoryBound(to: CChar.self))
-                offset += length
-            }
-            return pointers.withUnsafeMutableBufferPointer { argv in
-                lengths.withUnsafeBufferPointer { argvlen in
-                    redisAppendCommandArgv(ctx, Int32(args.count), argv.baseAddress, argvlen.baseAddress)
-                }
-            }
-        }
-    }
-
     private static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
         let r = reply.pointee
         switch r.type {
         case REDIS_REPLY_STRING:
             return .bulk(bytes(r.str, r.len))
         case REDIS_REPLY_STATUS:
-            return .simple(String(decoding: bytes(r.str, r.len), as: UTF8.self))
+            return .simple(text(r.str, r.len))
         case REDIS_REPLY_ERROR:
-            return .error(String(decoding: bytes(r.str, r.len), as: UTF8.self))
+            return .error(text(r.str, r.len))
         case REDIS_REPLY_INTEGER:
             return .integer(r.integer)
         case REDIS_REPLY_NIL:
@@ -142,7 +124,13 @@ final class RedisContextHandle {
 
     private static func bytes(_ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) -> [UInt8] {
         guard let pointer, length > 0 else { return [] }
-        return Array(UnsafeRawBufferPointer(start: pointer, count: length).bindMemory(to: UInt8.self))
+        return Array(UnsafeRawBufferPointer(start: pointer, count: length))
+    }
+
+    /// Status and error lines, decoded straight from hiredis's buffer (no intermediate array).
+    private static func text(_ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) -> String {
+        guard let pointer, length > 0 else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)
     }
 
     private static func errorString(_ ctx: UnsafeMutablePointer<redisContext>) -> String {

@@ -114,6 +114,23 @@ struct RedisClientTests {
         await redis.close()
     }
 
+    @Test func emptyPipelineAndEmptyCommand() async throws {
+        let redis = try await TestEnvironment.redis()
+        #expect(try await redis.pipeline([]) == [])
+        do {
+            try await redis.send([])
+            Issue.record("an empty command must be refused")
+        } catch let error as RedisError {
+            #expect(error.code == .protocolError)
+        }
+        // A pipeline with an empty command is refused whole, before anything is sent.
+        let key = RedisArgument(uniquePrefix() + "never")
+        await #expect(throws: RedisError.self) { try await redis.pipeline([["SET", key, "1"], []]) }
+        #expect(try await redis.send("EXISTS", key) == .integer(0))
+        #expect(try await redis.send("PING") == .simple("PONG"))
+        await redis.close()
+    }
+
     @Test func typedReplies() async throws {
         let redis = try await TestEnvironment.redis()
         let p = uniquePrefix()
