@@ -1,30 +1,56 @@
 import ConveyorThreads
+import Dispatch
+import Foundation
 
 /// One libpq connection confined to its own thread, reconnecting after failures.
+///
+/// The thread is also a `TaskExecutor`: while a caller holds the connection (`withConnection`,
+/// `transaction`), its task runs on the connection's thread, so the statements of a transaction
+/// execute in place instead of each paying two thread hand-offs (there and back).
 public final class PostgresConnection: @unchecked Sendable {
-    // @unchecked Sendable: `handle` is only touched inside closures run on `thread`.
+    // @unchecked Sendable: `handle` is only touched on `thread` (inside closures run there, or by a
+    // task running on `executor`, whose jobs run on that same thread).
     private let thread: DedicatedThread
     private let handle = PGConnHandle()
     let settings: PostgresClient.Configuration
+    let executor: ConnectionExecutor
 
     init(settings: PostgresClient.Configuration, name: String) {
         self.settings = settings
         self.thread = DedicatedThread(name: name)
+        self.executor = ConnectionExecutor(thread: thread)
     }
 
     /// Runs one statement. A lost connection is reconnected on the next call, never reused broken.
     public func query(_ sql: String, _ params: [PostgresValue] = []) async throws -> PostgresResult {
-        try await thread.run { [handle, settings] () throws -> PostgresResult in
-            if !handle.isConnected {
-                try handle.connect(url: settings.url, connectTimeoutSeconds: settings.connectTimeoutSeconds,
-                                   statementTimeoutMilliseconds: settings.statementTimeoutMilliseconds)
-            }
-            return try handle.execute(sql, params)
+        if executor.isCurrentThread {
+            // Already on this connection's thread (a task running on its executor): no hand-off.
+            return try Self.execute(handle, settings, sql, params)
+        }
+        return try await thread.run { [handle, settings] () throws -> PostgresResult in
+            try Self.execute(handle, settings, sql, params)
         }
     }
 
     public func query(_ sql: String, _ params: any PostgresEncodable...) async throws -> PostgresResult {
         try await query(sql, params.map(\.postgresValue))
+    }
+
+    private static func execute(_ handle: PGConnHandle, _ settings: PostgresClient.Configuration,
+                                _ sql: String, _ params: [PostgresValue]) throws -> PostgresResult {
+        if !handle.isConnected {
+            try handle.connect(url: settings.url, connectTimeoutSeconds: settings.connectTimeoutSeconds,
+                               statementTimeoutMilliseconds: settings.statementTimeoutMilliseconds)
+        }
+        return try handle.execute(sql, params)
+    }
+
+    /// Runs `body` with the current task on this connection's thread.
+    func onOwnThread<T>(_ body: () async throws -> T) async throws -> T {
+        if #available(macOS 15.0, *) {
+            return try await withTaskExecutorPreference(executor) { try await body() }
+        }
+        return try await body()
     }
 
     func disconnectForRetry() async {
@@ -34,5 +60,41 @@ public final class PostgresConnection: @unchecked Sendable {
     func close() async {
         _ = await thread.run { [handle] in handle.close() }
         thread.shutdown()
+    }
+}
+
+/// Runs the jobs of tasks that prefer it on a connection's `DedicatedThread`.
+@available(macOS 15.0, *)
+extension ConnectionExecutor: TaskExecutor {
+    func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        if !thread.submit({ unowned.runSynchronously(on: executor) }) {
+            // The connection was closed under a task that still prefers it: let the task go on
+            // elsewhere (its next statement fails with the thread's "shut down" error) rather than hang.
+            DispatchQueue.global().async { unowned.runSynchronously(on: executor) }
+        }
+    }
+}
+
+final class ConnectionExecutor: @unchecked Sendable {
+    // @unchecked Sendable: `owner` is written once, on the thread, and read with `lock` held.
+    let thread: DedicatedThread
+    private let lock = NSLock()
+    private var owner: pthread_t?
+
+    init(thread: DedicatedThread) {
+        self.thread = thread
+        // The first job on the thread records its identity (jobs run in order, so before any other).
+        thread.submit { [self] in
+            lock.withLock { owner = pthread_self() }
+        }
+    }
+
+    /// Whether the caller runs on this executor's thread.
+    var isCurrentThread: Bool {
+        let owner = lock.withLock { self.owner }
+        guard let owner else { return false }
+        return pthread_equal(owner, pthread_self()) != 0
     }
 }

@@ -6,7 +6,9 @@ import Glibc
 
 /// A child process for test servers, started with `posix_spawn` rather than `Foundation.Process`:
 /// it inherits nothing but stdin (/dev/null) and stdout/stderr (appended to a log file), so no
-/// socket or pipe of the test process leaks into a long-lived server, and we reap it ourselves.
+/// socket or pipe of the test process leaks into a long-lived server; it starts with no blocked
+/// signals and default handlers (Dispatch's threads block nearly all signals, and a child would
+/// inherit that mask); and we reap it ourselves.
 struct ChildProcess: Sendable {
     let pid: pid_t
 
@@ -22,6 +24,16 @@ struct ChildProcess: Sendable {
         if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") {
             _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 3)
         }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
@@ -29,7 +41,7 @@ struct ChildProcess: Sendable {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         guard result == 0 else {
             throw TestSetupError("cannot start \(executable): \(String(cString: strerror(result)))")
         }
