@@ -37,6 +37,8 @@ struct ClientsBenchmark: AsyncParsableCommand {
     var pgThreads = 2
     @Option(help: "Seconds per Postgres test, each side.")
     var seconds = 10
+    @Option(help: "pgbench query mode (-M). Our client sends parameters apart from the SQL (PQexecParams: the extended protocol), so `extended` is the like-for-like reference; `simple` splices values into the SQL text.")
+    var pgbenchMode = "extended"
 
     @Option(help: "Folder for the JSON results.")
     var resultsDir = "bench/results"
@@ -68,10 +70,11 @@ struct ClientsBenchmark: AsyncParsableCommand {
         }
         print("")
         print(BenchResult.table(results))
+        print("(info): a diagnostic variant, not counted in the 80% target; see bench/README.md.")
         let report = BenchReport(date: ISO8601DateFormatter().string(from: Date()), environment: environment, results: results)
         let file = try report.write(to: resultsDir)
         print("\nresults written to \(file)")
-        let below = results.filter { $0.ratio < 0.8 }
+        let below = results.filter { $0.ratio < 0.8 && !$0.informational }
         if !below.isEmpty {
             print("below 80% of the reference: " + below.map(\.name).joined(separator: ", "))
         }
@@ -122,6 +125,17 @@ struct RedisBench {
             print("redis \(label): ours, \(n) SET then \(n) GET, \(c) tasks, pool \(options.redisPool)…")
             let setOps = pipelined ? try await self.pipelined(client, "SET", total: n) : try await roundTrip(client, "SET", total: n)
             let getOps = pipelined ? try await self.pipelined(client, "GET", total: n) : try await roundTrip(client, "GET", total: n)
+            // The pool multiplexes the tasks onto a few connections and pipelines what queues up
+            // (automatic pipelining). For a like-for-like view of one round trip per connection, the
+            // same run with one connection per task, as redis-benchmark -c has.
+            var wideOps: (set: Double, get: Double)?
+            if !pipelined && options.redisPool < c {
+                print("redis \(label): ours, pool \(c) (one connection per task)…")
+                let wide = RedisClient(configuration: .init(url: url, poolSize: c))
+                _ = try await roundTrip(wide, "SET", total: 20_000)
+                wideOps = (try await roundTrip(wide, "SET", total: n), try await roundTrip(wide, "GET", total: n))
+                await wide.close()
+            }
             var arguments = ["-h", url.host, "-p", String(url.port), "--dbnum", String(url.database),
                              "-t", "set,get", "-n", String(n), "-c", String(c), "--csv"]
             if let password = url.password { arguments += ["-a", password] }
@@ -134,6 +148,12 @@ struct RedisBench {
             let command = "redis-benchmark -t set,get -n \(n) -c \(c)" + (pipelined ? " -P \(p)" : "")
             results.append(BenchResult(name: "redis \(label) SET", unit: "ops/s", ours: setOps, reference: refSet, referenceCommand: command))
             results.append(BenchResult(name: "redis \(label) GET", unit: "ops/s", ours: getOps, reference: refGet, referenceCommand: command))
+            if let wideOps {
+                results.append(BenchResult(name: "redis \(label) SET, pool \(c)", unit: "ops/s", ours: wideOps.set, reference: refSet,
+                                           referenceCommand: command, informational: true))
+                results.append(BenchResult(name: "redis \(label) GET, pool \(c)", unit: "ops/s", ours: wideOps.get, reference: refGet,
+                                           referenceCommand: command, informational: true))
+            }
         }
         try await client.send("DEL", "bench:key")
         return results
@@ -285,7 +305,7 @@ struct PostgresBench {
             try await reset(client)
             let script = folder.appendingPathComponent("case\(i).sql")
             try benchCase.script.write(to: script, atomically: true, encoding: .utf8)
-            var arguments = ["-n", "-c", String(c), "-j", String(options.pgThreads), "-T", String(options.seconds), "-f", script.path]
+            var arguments = ["-n", "-M", options.pgbenchMode, "-c", String(c), "-j", String(options.pgThreads), "-T", String(options.seconds), "-f", script.path]
             if let host = pgURL?.host { arguments += ["-h", host] }
             if let port = pgURL?.port { arguments += ["-p", String(port)] }
             if let user = pgURL?.user { arguments += ["-U", user] }
@@ -297,7 +317,7 @@ struct PostgresBench {
                 throw BenchError("no tps in pgbench output:\n\(output)")
             }
             results.append(BenchResult(name: benchCase.name, unit: "tx/s", ours: ours, reference: tps,
-                                       referenceCommand: "pgbench -n -c \(c) -j \(options.pgThreads) -T \(options.seconds) -f <script>",
+                                       referenceCommand: "pgbench -n -M \(options.pgbenchMode) -c \(c) -j \(options.pgThreads) -T \(options.seconds) -f <script>",
                                        script: benchCase.script))
         }
         try await client.query("DROP TABLE IF EXISTS bench_insert, bench_update")
@@ -343,8 +363,11 @@ struct BenchResult: Codable, Sendable {
     var ratio: Double
     var referenceCommand: String
     var script: String?
+    /// A diagnostic variant (not the client's configuration in a node), left out of the 80% target.
+    var informational: Bool
 
-    init(name: String, unit: String, ours: Double, reference: Double, referenceCommand: String, script: String? = nil) {
+    init(name: String, unit: String, ours: Double, reference: Double, referenceCommand: String, script: String? = nil,
+         informational: Bool = false) {
         self.name = name
         self.unit = unit
         self.ours = ours
@@ -352,12 +375,14 @@ struct BenchResult: Codable, Sendable {
         self.ratio = reference > 0 ? ours / reference : 0
         self.referenceCommand = referenceCommand
         self.script = script
+        self.informational = informational
     }
 
     static func table(_ results: [BenchResult]) -> String {
         let header = ["benchmark", "unit", "ours", "reference", "ratio"]
         let rows = results.map { r in
-            [r.name, r.unit, format(r.ours), format(r.reference), String(format: "%.0f%%", r.ratio * 100) + (r.ratio < 0.8 ? " !" : "")]
+            [r.name + (r.informational ? " (info)" : ""), r.unit, format(r.ours), format(r.reference),
+             String(format: "%.0f%%", r.ratio * 100) + (r.ratio < 0.8 && !r.informational ? " !" : "")]
         }
         let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
         func line(_ cells: [String]) -> String {
