@@ -69,7 +69,7 @@ struct HTTPClientTests {
                 #expect(error.message.lowercased().contains("timed out"), "\(error)")
             }
         }
-        #expect(ContinuousClock.now - begin < .seconds(3))
+        #expect(ContinuousClock.now - begin < .seconds(15))
     }
 
     @Test func refusedConnectionIsAnError() async throws {

@@ -108,7 +108,7 @@ struct SSHTests {
         } catch let error as SSHError {
             #expect(error.message.contains("timed out"), "\(error)")
         }
-        #expect(ContinuousClock.now - begin < .seconds(3))
+        #expect(ContinuousClock.now - begin < .seconds(15))
     }
 
     @Test func terminateStopsTheProcessGroup() async throws {
@@ -123,7 +123,8 @@ struct SSHTests {
             }
             await run.terminate()
             let status = try await run.wait()
-            #expect(ContinuousClock.now - begin < .seconds(3))
+            // Well short of the 30 s sleep: the process group was stopped, not waited out.
+            #expect(ContinuousClock.now - begin < .seconds(20))
             #expect(status != 0)
             let (_, left, _) = try await session.execute("pgrep -x -f '\(sleep)' || true")
             #expect(left.isEmpty, "sleep survived: \(left)")

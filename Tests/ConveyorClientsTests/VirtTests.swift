@@ -1,12 +1,14 @@
+import Foundation
 import ConveyorVirt
 import Testing
 
-/// libvirt's built-in test driver: "test:///default" has one running domain, "test". Its state is
-/// shared by every connection in the process, hence `.serialized`.
-@Suite("libvirt on test:///default", .serialized)
+/// libvirt's built-in test driver. "test:///default" is shared by every connection in the process (the
+/// worker's libvirt tests use it), so this suite opens the same driver on a private node file: one
+/// running domain, "test", whose state belongs to this connection alone.
+@Suite("libvirt on the test driver", .serialized)
 struct VirtTests {
     static func withConnection(_ body: (VirtConnection) async throws -> Void) async throws {
-        let connection = try await VirtConnection.open(uri: "test:///default")
+        let connection = try await VirtConnection.open(uri: try privateNodeURI())
         do {
             try await body(connection)
             await connection.close()
@@ -61,4 +63,21 @@ struct VirtTests {
     @Test func badURIFails() async throws {
         await #expect(throws: VirtError.self) { _ = try await VirtConnection.open(uri: "nosuchdriver:///x") }
     }
+}
+
+/// Writes a test-driver node file with one domain named "test" and returns its `test://` URI.
+func privateNodeURI() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("cv-virt-\(UUID().uuidString.prefix(8)).xml").path
+    let xml = """
+        <node>
+          <domain type='test'>
+            <name>test</name>
+            <memory>8388608</memory>
+            <vcpu>2</vcpu>
+            <os><type arch='i686'>hvm</type></os>
+          </domain>
+        </node>
+        """
+    try xml.write(toFile: path, atomically: true, encoding: .utf8)
+    return "test://" + path
 }
