@@ -34,24 +34,31 @@ local function limit(field)
   return limitCache[field]
 end
 
--- 2. admit in priority order then FIFO, respecting repository and queue limits
-local waiting = redis.call('ZRANGE', KEYS[1], 0, scan - 1)
-for _, id in ipairs(waiting) do
-  if count >= max then break end
-  local info = redis.call('HGET', KEYS[4], id) or '\t'
-  local repo, queue = string.match(info, '^(.-)\t(.*)$')
-  local repoMax, queueMax = limit('repo:' .. repo), limit('queue:' .. queue)
-  if repoMax >= 0 and (byRepo[repo] or 0) >= repoMax then
-    table.insert(blocked, id .. '\trepository limit')
-  elseif queueMax >= 0 and (byQueue[queue] or 0) >= queueMax then
-    table.insert(blocked, id .. '\tqueue limit')
-  else
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('ZADD', KEYS[2], now + lease, id)
-    byRepo[repo] = (byRepo[repo] or 0) + 1
-    byQueue[queue] = (byQueue[queue] or 0) + 1
-    count = count + 1
-    table.insert(admitted, id)
+-- 2. admit in priority order then FIFO, respecting repository and queue limits. The waiting set is
+--    read in small pages, so a long queue costs only what is looked at.
+local scanned = 0
+local page = math.max(16, 2 * (max - count))
+while count < max and scanned < scan do
+  local waiting = redis.call('ZRANGE', KEYS[1], scanned - #admitted, scanned - #admitted + page - 1)
+  if #waiting == 0 then break end
+  for _, id in ipairs(waiting) do
+    scanned = scanned + 1
+    if count >= max or scanned > scan then break end
+    local info = redis.call('HGET', KEYS[4], id) or '\t'
+    local repo, queue = string.match(info, '^(.-)\t(.*)$')
+    local repoMax, queueMax = limit('repo:' .. repo), limit('queue:' .. queue)
+    if repoMax >= 0 and (byRepo[repo] or 0) >= repoMax then
+      table.insert(blocked, id .. '\trepository limit')
+    elseif queueMax >= 0 and (byQueue[queue] or 0) >= queueMax then
+      table.insert(blocked, id .. '\tqueue limit')
+    else
+      redis.call('ZREM', KEYS[1], id)
+      redis.call('ZADD', KEYS[2], now + lease, id)
+      byRepo[repo] = (byRepo[repo] or 0) + 1
+      byQueue[queue] = (byQueue[queue] or 0) + 1
+      count = count + 1
+      table.insert(admitted, id)
+    end
   end
 end
 return { admitted, redis.call('ZCARD', KEYS[1]), count, max, expired, blocked }
