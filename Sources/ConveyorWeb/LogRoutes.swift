@@ -63,16 +63,30 @@ struct LogRoutes: Sendable {
         if let state = try await jobState(job) {
             try await send(SSE.frame(event: "state", data: JSONValue.object(["job": .int(Int(job)), "state": .string(state.state), "attempt": .int(state.attempt)]).jsonText()))
         }
+        // After the final part, stay until the hub has recorded the job's final state, so the
+        // client sees the state change before `end`.
+        func finalState() async throws -> Bool {
+            guard let state = try await jobState(job) else { return true }
+            let isFinal = ["passed", "failed", "errored", "canceled"].contains(state.state)
+            if isFinal {
+                try await send(SSE.frame(event: "state", data: JSONValue.object(["job": .int(Int(job)), "state": .string(state.state), "attempt": .int(state.attempt)]).jsonText()))
+            }
+            return isFinal
+        }
+        if finished, try await finalState() {
+            try await send(SSE.frame(event: "end", data: JSONValue.object(["job": .int(Int(job)), "last": .int(last)]).jsonText()))
+            return
+        }
         for await event in events {
-            if finished { break }
             if event.type == "tick" {
                 try await send(SSE.keepAlive)
-                try await catchUp()
+                if !finished { try await catchUp() }
+                if finished, try await finalState() { break }
                 continue
             }
             let fields = event.fields
             guard (fields["job"] as? Int).map(Int64.init) == job else { continue }
-            if event.type == "log:part" {
+            if event.type == "log:part" && !finished {
                 guard (fields["attempt"] as? Int) == attempt, let number = fields["number"] as? Int, number > last else { continue }
                 if number == last + 1 {
                     let content = Array(((fields["content"] as? String) ?? "").utf8)
@@ -83,8 +97,10 @@ struct LogRoutes: Sendable {
                 } else {
                     try await catchUp() // a gap: the store has what the fan-out skipped
                 }
+                if finished, try await finalState() { break }
             } else if event.type.hasPrefix("job:") {
                 try await send(SSE.frame(event: "state", data: String(decoding: event.data, as: UTF8.self)))
+                if finished, try await finalState() { break }
             }
         }
         try await send(SSE.frame(event: "end", data: JSONValue.object(["job": .int(Int(job)), "last": .int(last)]).jsonText()))
