@@ -440,6 +440,17 @@ def report(args):
                 refs["conveyor_pg_fraction"] = round(f, 4)
                 lines.append(f"  Conveyor vs Postgres: {t:,.0f} jobs/s x {tx} commits/job (measured) = {t * tx:,.0f} tx/s = {f:.1%} of pgbench -N tx/s")
             lines.append(f"  How: {args.assumptions}")
+        if refs.get("cpu_seconds_during_drain") and cv and cv.get("drain_seconds"):
+            c = refs["cpu_seconds_during_drain"]
+            lines.append("  CPU during the Conveyor drain (s of CPU, % of one core): " +
+                         ", ".join(f"{k} {v:.1f} ({v / cv['drain_seconds']:.0%})" for k, v in c.items()))
+        h = refs.get("node_a_stream_handlers") or {}
+        if h and cv and cv.get("drain_seconds"):
+            lines.append("  Node A stream handlers, busy time over the drain (each group's handler runs its batch serially):")
+            for g, v in sorted(h.items(), key=lambda kv: -kv[1]["busy_seconds"]):
+                per = v["busy_seconds"] / v["entries"] * 1000 if v["entries"] else 0
+                lines.append(f"    {g:<11} {v['busy_seconds']:7.1f} s busy = {v['busy_seconds'] / cv['drain_seconds']:4.0%} of the drain, "
+                             f"{v['entries']:>6} entries, {per:.2f} ms per entry")
     if cv:
         lines.append("")
         lines.append("Targets (issue 11):")

@@ -2,13 +2,14 @@
 # Dispatch benchmark (issue 11): Conveyor's whole path against RQ and BullMQ on the same Redis, and
 # redis-benchmark EVALSHA / pgbench -N as physical references, in one run. See bench/README.md.
 #   bench/dispatch/run.sh [--jobs N] [--owners M] [--limit L] [--slots K] [--no-build] [--no-peers] [--timeout S]
-#                         [--private-services] [--results FILE]
+#                         [--private-services] [--results FILE] [--perf]
+# --perf: perf record -g of node A for 15 s during the drain, report in .conveyor/bench-dispatch/<stamp>/.
 # --private-services: scripts/services.sh with CONVEYOR_SERVICES_DIR=.conveyor/bench-services, Redis 6392,
 # PostgreSQL 5442, so that another session stopping the shared servers (6391/5441) can't end the run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
-N=10000 M=100 L=5 K=32 BUILD=1 PEERS=1 TIMEOUT=900 PROBE=6 PRIVATE=0 RESULTS=
+N=10000 M=100 L=5 K=32 BUILD=1 PEERS=1 TIMEOUT=900 PROBE=6 PRIVATE=0 RESULTS= PERF=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --jobs) N="$2"; shift 2 ;;
@@ -21,6 +22,7 @@ while [[ $# -gt 0 ]]; do
     --no-peers) PEERS=0; shift ;;
     --private-services) PRIVATE=1; shift ;;
     --results) RESULTS="$2"; shift 2 ;;
+    --perf) PERF=1; shift ;;
     -h|--help) sed -n 2,4p "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -97,11 +99,30 @@ sleep 1
 
 say "Conveyor: $M builds x $PER jobs through POST /api/v1/repos/{owner}/r/requests"
 cmdstats() { redis-cli -p $REDIS_PORT info commandstats | tr -d '\r' | awk -F'[:=,]' '/^cmdstat_/ {t+=$3; if ($1=="cmdstat_zcard") z=$3} END {print t, z+0}'; }
+cpu() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
 read -r R0 Z0 < <(cmdstats)
+CPU0=(); for p in "${PIDS[@]}"; do CPU0+=("$(cpu "$p")"); done
+REDIS_PID=$(redis-cli -p $REDIS_PORT info server | tr -d '\r' | sed -n 's/^process_id://p'); RCPU0=$(cpu "$REDIS_PID")
+if [[ $PERF -eq 1 ]]; then
+  (sleep 5; perf record -q -F 499 -g -p "${PIDS[0]}" -o "$WORK/perf-a.data" -- sleep 15 >/dev/null 2>&1) & PERF_PID=$!
+fi
 X0=$("${PSQL[@]}" -d "$DB" -tAc "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
 "$PY" bench/dispatch/dispatch.py conveyor --redis-port $REDIS_PORT --pg-port $PG_PORT --jobs "$N" --owners "$M" --limit "$L" --slots "$K" --db "$DB" --prefix "$PREFIX" \
   --api "http://127.0.0.1:$HTTP_PORT" --repo-url "file://$REPO" --timeout "$TIMEOUT" --probe-owners 0 --out "$WORK/conveyor.json" >"$WORK/conveyor.out"
 read -r R1 Z1 < <(cmdstats)
+CPUS=""; i=0; for p in "${PIDS[@]}"; do CPUS+="${CPUS:+, }\"node-$(echo a b c | cut -d' ' -f$((i + 1)))\": $(awk -v a="${CPU0[$i]}" -v b="$(cpu "$p")" 'BEGIN {printf "%.1f", b - a}')"; i=$((i + 1)); done
+CPUS+=", \"redis-server\": $(awk -v a="$RCPU0" -v b="$(cpu "$REDIS_PID")" 'BEGIN {printf "%.1f", b - a}')"
+echo "CPU seconds during the drain: {$CPUS}"
+for n in 0 1 2; do curl -fs "http://127.0.0.1:$((HTTP_PORT + n))/metrics" >"$WORK/metrics-$n.txt" 2>/dev/null || true; done
+# Node A's stream handlers: seconds busy and entries handled per consumer group, since the node started.
+BUSY=$(awk -F'[{}" ]+' '/^conveyor_stream_handler_duration_seconds_sum/ {b[$3]=$4} /^conveyor_stream_entries_total/ {e[$3]=$4}
+  END {for (g in b) {printf "%s\"%s\": {\"busy_seconds\": %.2f, \"entries\": %d}", sep, g, b[g], e[g]; sep=", "}}' "$WORK/metrics-0.txt" 2>/dev/null || true)
+echo "node A stream handlers: {$BUSY}"
+if [[ $PERF -eq 1 ]]; then
+  wait "$PERF_PID" || true
+  perf report -i "$WORK/perf-a.data" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -v '^$' | grep '%' | head -60 >"$WORK/perf-a.txt" || true
+  perf report -i "$WORK/perf-a.data" --no-children --sort dso --stdio 2>/dev/null | grep '%' | head -15 >"$WORK/perf-a-dso.txt" || true
+fi
 X1=$("${PSQL[@]}" -d "$DB" -tAc "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
 RCALLS=$(awk -v a=$R0 -v b=$R1 -v za=$Z0 -v zb=$Z1 -v n=$N 'BEGIN {printf "%.1f", ((b-a)-(zb-za))/n}')
 PGTX=$(awk -v a=$X0 -v b=$X1 -v n=$N 'BEGIN {printf "%.2f", (b-a)/n}')
@@ -137,7 +158,7 @@ echo "pgbench -N -c 12 -j 2 -T 10: $PGTPS tx/s"
 cat >"$WORK/refs.json" <<EOF
 {"evalsha_rps": $EVRPS, "script_load_rps": $LOADRPS, "evalsha_command": "redis-benchmark -p $REDIS_PORT -n 200000 -c 50 evalsha $SHA 0",
  "pgbench_tps": $PGTPS, "pg_clients": 12, "pg_seconds": 10, "pgbench_command": "pgbench -N -c 12 -j 2 -T 10 (after pgbench -i)",
- "measured_redis_commands_per_job": $RCALLS, "measured_pg_commits_per_job": $PGTX}
+ "measured_redis_commands_per_job": $RCALLS, "cpu_seconds_during_drain": {$CPUS}, "node_a_stream_handlers": {$BUSY}, "measured_pg_commits_per_job": $PGTX}
 EOF
 
 VERS=$("$PY" -c "
