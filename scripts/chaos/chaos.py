@@ -460,6 +460,8 @@ class Suite:
         self.check("limits+overlap", not sampled, "")
         extra = info.get("check")
         if extra: extra()
+        dead = [n for n, v in self.c.nodes.items() if v["proc"].poll() is not None]
+        self.check("nodes-alive", not dead, "nodes exited on their own: %s (see their logs)" % dead)
         states = {}
         for _, _, s in jobs: states[s] = states.get(s, 0) + 1
         reclaim = info.get("reclaim")
@@ -495,7 +497,7 @@ class Suite:
         while time.time() < deadline:
             try:
                 rows = self.c.sql("SELECT j.id, j.attempt FROM jobs j JOIN builds b ON b.id = j.build_id WHERE b.request_id IN (%s) "
-                                  "AND j.state IN (%s) AND j.worker = '%s'" % (ids, ",".join("'%s'" % x for x in states), node))
+                                  "AND j.state IN (%s) AND j.worker LIKE '%s'" % (ids, ",".join("'%s'" % x for x in states), node or "%"))
                 if len(rows) >= want: return [(int(a), int(b)) for a, b in rows]
             except Exception: pass
             time.sleep(0.2)
@@ -634,7 +636,7 @@ def main():
             return t
 
         def restart_redis(reqs, info):
-            s.jobs_running_on(reqs, "node-a", want=1)
+            s.jobs_running_on(reqs, None, want=2)
             time.sleep(1)
             t = time.time(); c.stop_redis(); log("   Redis shut down (AOF)")
             time.sleep(2); c.start_redis(); log("   Redis restarted")
@@ -642,7 +644,7 @@ def main():
             return t
 
         def restart_postgres(reqs, info):
-            s.jobs_running_on(reqs, "node-a", want=1)
+            s.jobs_running_on(reqs, None, want=2)
             time.sleep(1)
             t = time.time(); c.pg_ctl("restart"); log("   PostgreSQL restarted (-m fast)")
             return t
