@@ -44,7 +44,10 @@ public struct WebService: Service {
                               logger: context.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await fanout.run() }
-            group.addTask { try await app.runService() }
+            // app.run(), not app.runService(): runService() installs its own SIGTERM handler in a
+            // private ServiceGroup, so the server stopped before the node's group asked it to and the
+            // node exited 1 ("A service has finished unexpectedly") on every SIGTERM.
+            group.addTask { try await app.run() }
             try await group.next()
             group.cancelAll()
         }
@@ -66,7 +69,7 @@ public struct ProbeService: Service {
         OpsRoutes.registerProbes(on: router, context: context, metricsText: metricsText)
         let app = Application(router: router, configuration: .init(address: .hostname(context.settings.httpHost, port: context.settings.metricsPort), serverName: "conveyor"),
                               logger: context.logger)
-        try await app.runService()
+        try await app.run()  // under the node's ServiceGroup (see WebService)
     }
 }
 
