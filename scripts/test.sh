@@ -2,6 +2,9 @@
 # Runs Conveyor's whole test suite against real servers it starts itself:
 # Redis and PostgreSQL (scripts/services.sh), sshd and an S3-compatible server (scripts/test-servers.sh).
 #   scripts/test.sh [extra swift test arguments, e.g. --filter ConveyorModelTests]
+# Without arguments it then runs the cluster-level suites on real node processes:
+#   scripts/test-ops.sh (headless Chromium on the web UI, a real Prometheus on every dashboard panel)
+#   scripts/chaos.sh    (nodes killed, stopped and restarted mid-build; invariants checked)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -18,3 +21,8 @@ echo "test: building"
 swift build --build-tests 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Linking|Write|Building)' || { echo "test: build failed" >&2; exit 1; }
 echo "test: running"
 swift test --skip-build "$@"
+if [[ $# -eq 0 ]]; then
+  echo "test: cluster suites"
+  bash scripts/test-ops.sh
+  bash scripts/chaos.sh
+fi
