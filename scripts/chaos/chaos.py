@@ -366,6 +366,21 @@ class Suite:
                     except Exception: continue
                     self.finished_counts[b] = self.finished_counts.get(b, 0) + 1
 
+    def pending_of(self, consumer):
+        """Entries pending to one consumer, per stream/group."""
+        out = {}
+        for st in ("state", "logs", "requests", "scheduler"):
+            key = PREFIX + ":" + st
+            try: groups = self.r.cmd("XINFO", "GROUPS", key)
+            except RuntimeError: continue
+            for g in groups:
+                g = dict(zip(g[::2], g[1::2]))
+                for cons in self.r.cmd("XINFO", "CONSUMERS", key, g["name"]):
+                    cons = dict(zip(cons[::2], cons[1::2]))
+                    if cons.get("name") == consumer and int(cons.get("pending", 0)):
+                        out["%s/%s" % (st, g["name"])] = int(cons["pending"])
+        return out
+
     def pending_total(self):
         streams = [PREFIX + ":" + s for s in ("requests", "scheduler", "state", "logs")]
         cursor = "0"
@@ -579,10 +594,36 @@ def main():
             # node-b runs hub and logs; kill it while the printers stream
             victims = s.jobs_running_on(reqs, "node-b")
             time.sleep(2.5)
+            # strike while node-b holds hub or logs entries it has read and not yet acknowledged
+            # (freeze it the moment it does, then kill it frozen: the same as a kill at that instant)
+            pid, held, until = c.nodes["node-b"]["proc"].pid, {}, time.time() + 8
+            want = lambda p: p and (time.time() > until - 4 or any(k.startswith("state/") for k in p))  # a hub entry first
+            while time.time() < until:
+                if want(s.pending_of("node-b")):
+                    os.kill(pid, signal.SIGSTOP)
+                    held = s.pending_of("node-b")
+                    if want(held): break
+                    held = {}
+                    os.kill(pid, signal.SIGCONT)
+                time.sleep(0.002)
             t = time.time(); c.kill_node("node-b")
             victims = s.jobs_running_on(reqs, "node-b", states=("received", "started"))
-            log("   SIGKILL node-b (hub, logs; running %s)" % victims)
-            time.sleep(1.5); s.restart_node("node-b")
+            log("   SIGKILL node-b (hub, logs; running %s; pending to it: %s)" % (victims, held))
+            # its entries must be claimed by node-a (reaper), not by node-b coming back: restart it late
+            # A live hub/logs consumer claims entries idle past the lease on its periodic pending pass
+            # (StreamConsumer: every 5 s, between blocking reads of up to 2 s): bound lease + 5 + 2 + 2.
+            bound = LEASE + 9
+            left = held
+            while time.time() < t + bound:
+                left = s.pending_of("node-b")
+                if not left: break
+                time.sleep(0.2)
+            handed = time.time() - t
+            info["check"] = lambda: s.check("dead-consumer-handed-over", not left,
+                                            "entries still pending to the dead node-b %.0fs after its death: %s" % (bound, left))
+            log("   node-b's entries %s (%.1fs after its death)" % ("still pending: %s" % left if left else "taken over by node-a", handed))
+            time.sleep(max(0, t + 2 * LEASE - time.time()))
+            s.restart_node("node-b"); log("   node-b restarted")
             info["reclaim"] = s.reclaim_time(victims, t)
             return t
 
