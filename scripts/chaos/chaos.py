@@ -474,7 +474,9 @@ class Suite:
         sampled = [v for v in self.violations if v.startswith("limit") or "same time" in v]
         self.check("limits+overlap", not sampled, "")
         extra = info.get("check")
-        if extra: extra()
+        if extra:
+            try: extra()
+            except Exception as e: self.check("fault-specific", False, "check failed: %s" % e)
         dead = [n for n, v in self.c.nodes.items() if v["proc"].poll() is not None]
         self.check("nodes-alive", not dead, "nodes exited on their own: %s (see their logs)" % dead)
         states = {}
@@ -517,6 +519,11 @@ class Suite:
             except Exception: pass
             time.sleep(0.2)
         raise RuntimeError("no job %s on %s within %ds" % ("/".join(states), node, timeout))
+
+    def victims_now(self, requests, node, before):
+        """The jobs `node` holds at the moment of the fault (those seen just before, if the query finds none)."""
+        try: return self.jobs_running_on(requests, node, timeout=2, states=("received", "started"))
+        except Exception: return before
 
     def reclaim_time(self, victims, since, timeout=LEASE + 40):
         """Seconds from `since` until every victim job's next attempt is received (or the job is final).
@@ -583,7 +590,7 @@ def main():
             victims = s.jobs_running_on(reqs, "node-c")
             time.sleep(1)
             t = time.time(); c.kill_node("node-c")
-            victims = s.jobs_running_on(reqs, "node-c", states=("received", "started"))
+            victims = s.victims_now(reqs, "node-c", victims)
             log("   SIGKILL node-c (running %s)" % victims)
             # the reaper, not the restarted node, must hand the jobs over: restart only after the reclaim
             info["reclaim"] = s.reclaim_time(victims, t)
@@ -607,12 +614,12 @@ def main():
                     os.kill(pid, signal.SIGCONT)
                 time.sleep(0.002)
             t = time.time(); c.kill_node("node-b")
-            victims = s.jobs_running_on(reqs, "node-b", states=("received", "started"))
+            victims = s.victims_now(reqs, "node-b", victims)
             log("   SIGKILL node-b (hub, logs; running %s; pending to it: %s)" % (victims, held))
             # its entries must be claimed by node-a (reaper), not by node-b coming back: restart it late
             # A live hub/logs consumer claims entries idle past the lease on its periodic pending pass
-            # (StreamConsumer: every 5 s, between blocking reads of up to 2 s): bound lease + 5 + 2 + 2.
-            bound = LEASE + 9
+            # (StreamConsumer: every 5 s, between blocking reads of up to 2 s): bound lease + 5 + 2 + 3 slack.
+            bound = LEASE + 10
             left = held
             while time.time() < t + bound:
                 left = s.pending_of("node-b")
@@ -634,7 +641,7 @@ def main():
             t = time.time()
             os.kill(pid, signal.SIGSTOP)
             c.nodes["node-c"]["stopped"] = True; s.paused = "node-c"
-            victims = s.jobs_running_on(reqs, "node-c", states=("received", "started"))
+            victims = s.victims_now(reqs, "node-c", victims)
             log("   SIGSTOP node-c for %ds (running %s; its job processes run on)" % (2 * LEASE + 2, victims))
             time.sleep(2 * LEASE + 2)
             os.kill(pid, signal.SIGCONT); cont = time.time()
