@@ -40,14 +40,19 @@ public struct StreamConsumer: Service {
         let handled = Counter(label: "conveyor_stream_entries_total", dimensions: [("group", group)])
         var readPending = true
         var lastPendingRead = ContinuousClock.now
+        // A separate clock for taking over dead consumers' entries: rereading our own pending list
+        // (which happens often when a handler keeps failing) must not postpone it.
+        var lastReclaim = ContinuousClock.now
         var backoff = Duration.milliseconds(100)
         defer { Task { await connection.close() } }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 for stream in streams { try await context.redis.ensureGroup(stream, group: group) }
-                if ContinuousClock.now - lastPendingRead > retryPendingEvery {
-                    readPending = true
+                if ContinuousClock.now - lastPendingRead > retryPendingEvery { readPending = true }
+                if ContinuousClock.now - lastReclaim > retryPendingEvery {
+                    lastReclaim = ContinuousClock.now
                     try await reclaimFromDeadConsumers()
+                    readPending = true
                 }
                 let batch: [(stream: String, entries: [StreamEntry])]
                 if readPending {
