@@ -1,18 +1,17 @@
-import ConveyorTesting
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A child process for test servers, started with `posix_spawn` rather than `Foundation.Process`:
+/// A child process for test servers (shared by the Redis and Postgres client tests), started with `posix_spawn` rather than `Foundation.Process`:
 /// it inherits nothing but stdin (/dev/null) and stdout/stderr (appended to a log file), so no
 /// socket or pipe of the test process leaks into a long-lived server; it starts with no blocked
 /// signals and default handlers (Dispatch's threads block nearly all signals, and a child would
 /// inherit that mask); and we reap it ourselves.
-struct ChildProcess: Sendable {
-    let pid: pid_t
+public struct ChildProcess: Sendable {
+    public let pid: pid_t
 
-    static func spawn(_ executable: String, _ arguments: [String], log: String) throws -> ChildProcess {
+    public static func spawn(_ executable: String, _ arguments: [String], log: String) throws -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -50,7 +49,7 @@ struct ChildProcess: Sendable {
 
     /// Runs a command to completion; throws with its output when it fails.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], log: String) async throws -> String {
+    public static func run(_ executable: String, _ arguments: [String], log: String) async throws -> String {
         let offset = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
         let child = try spawn(executable, arguments, log: log)
         let status = await child.wait()
@@ -61,13 +60,13 @@ struct ChildProcess: Sendable {
         return output
     }
 
-    func signal(_ signal: Int32) {
+    public func signal(_ signal: Int32) {
         _ = Glibc.kill(pid, signal)
     }
 
     /// Waits for the process to end, on a thread of its own (never blocking the cooperative pool);
     /// returns the exit status, or 128 + the signal that ended it.
-    func wait() async -> Int32 {
+    public func wait() async -> Int32 {
         let pid = self.pid
         return await withCheckedContinuation { continuation in
             let thread = Thread {
