@@ -77,12 +77,15 @@ public struct ReaperService: Service {
             WHERE j.state IN ('queued', 'received', 'started') AND j.queued_at < now() - make_interval(secs => $1)
             ORDER BY j.id LIMIT 5000
             """, [.double(Double(lease) / 1000 * 2)])
+        // One pipelined ZSCORE per active job, not a round trip each.
+        let activeJobs = active.rows.compactMap { row -> (Int64, Int, String)? in
+            guard let id = row["id"].int64, let attempt = row["attempt"].int, let owner = row["login"].string else { return nil }
+            return (id, attempt, owner)
+        }
+        let scores = try await context.redis.pipeline(activeJobs.map { ["ZSCORE", RedisArgument(context.keys.running($0.2)), RedisArgument($0.0)] })
         var resets = 0
-        for row in active.rows {
-            guard let id = row["id"].int64, let attempt = row["attempt"].int, let owner = row["login"].string else { continue }
-            let score = try await context.redis.send(["ZSCORE", RedisArgument(context.keys.running(owner)), RedisArgument(id)])
-            let deadline = score.string.flatMap { Double($0) }
-            if let deadline, Int64(deadline) + Int64(lease) > now { continue }
+        for ((id, attempt, _), score) in zip(activeJobs, scores) {
+            if let deadline = score.string.flatMap({ Double($0) }), Int64(deadline) + Int64(lease) > now { continue }
             let update = StateUpdate(job: id, event: JobEvent(kind: .reset, attempt: attempt, seq: 0, at: now, reason: "lease_expired"), worker: "reaper")
             try await context.redis.xadd(context.keys.state, fields: update.fields)
             resets += 1

@@ -10,13 +10,12 @@ struct StaticRoutes: Sendable {
         "/app.css": ("app.css", "text/css; charset=utf-8"),
     ]
 
+    /// Files are read once, when routes are registered, so no request does file I/O on the cooperative pool.
     func register<C: RequestContext>(on router: Router<C>) {
         for (path, file) in Self.files {
+            let data = Bundle.module.url(forResource: file.name, withExtension: nil, subdirectory: "UI").flatMap { try? Data(contentsOf: $0) }
             router.get(RouterPath(stringLiteral: path)) { _, _ -> Response in
-                guard let url = Bundle.module.url(forResource: file.name, withExtension: nil, subdirectory: "UI"),
-                      let data = try? Data(contentsOf: url) else {
-                    throw APIError(.notFound, "\(file.name) is missing from this build")
-                }
+                guard let data else { throw APIError(.notFound, "\(file.name) is missing from this build") }
                 return Response(status: .ok, headers: [.contentType: file.type, .cacheControl: "no-cache"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
             }
         }
