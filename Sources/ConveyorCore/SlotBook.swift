@@ -43,6 +43,52 @@ public struct SlotBook: Sendable {
                                  args: [RedisArgument(job), forget ? "forget" : "keep"])
     }
 
+    /// A slot to give back; `forget` when the job is final.
+    public struct Release: Sendable, Hashable {
+        public var owner: String
+        public var job: Int64
+        public var forget: Bool
+        public init(owner: String, job: Int64, forget: Bool) {
+            self.owner = owner
+            self.job = job
+            self.forget = forget
+        }
+    }
+
+    /// Releases many slots with one pipeline of script calls (each call stays atomic on its own).
+    public func release(_ releases: [Release]) async throws {
+        let replies = try await redis.evaluateMany(scripts.release, calls: releases.map { r in
+            (keys: [RedisArgument(keys.running(r.owner)), RedisArgument(keys.waiting(r.owner)), RedisArgument(keys.jobInfo(r.owner))],
+             args: [RedisArgument(r.job), r.forget ? "forget" : "keep"])
+        })
+        for reply in replies { try reply.throwingError() }
+    }
+
+    /// Adds jobs to several owners' waiting sets with one pipeline, then wakes those owners with another.
+    public func enqueue(_ byOwner: [(owner: String, jobs: [WaitingJob])]) async throws {
+        let calls = byOwner.filter { !$0.jobs.isEmpty }
+        if calls.isEmpty { return }
+        let replies = try await redis.evaluateMany(scripts.enqueue, calls: calls.map { call in
+            var args: [RedisArgument] = [RedisArgument(call.owner)]
+            for job in call.jobs {
+                args += [RedisArgument(job.job), RedisArgument(job.score), RedisArgument("\(job.repo)\t\(job.queue)")]
+            }
+            return (keys: [RedisArgument(keys.waiting(call.owner)), RedisArgument(keys.running(call.owner)),
+                           RedisArgument(keys.jobInfo(call.owner)), RedisArgument(keys.ownersWaiting)], args: args)
+        })
+        for reply in replies { try reply.throwingError() }
+        try await wake(owners: calls.map(\.owner), reason: "enqueued")
+    }
+
+    /// Wakes the scheduler for several owners with one pipeline.
+    public func wake(owners: [String], reason: String) async throws {
+        if owners.isEmpty { return }
+        let commands: [RedisCommand] = owners.map {
+            RedisClient.xaddCommand(keys.scheduler, fields: [("owner", RedisArgument($0)), ("reason", RedisArgument(reason))], trim: .maxLenApprox(100_000))
+        }
+        for reply in try await redis.pipeline(commands) { try reply.throwingError() }
+    }
+
     public func wake(owner: String, reason: String) async throws {
         try await redis.xadd(keys.scheduler, fields: [("owner", RedisArgument(owner)), ("reason", RedisArgument(reason))], trim: .maxLenApprox(100_000))
     }

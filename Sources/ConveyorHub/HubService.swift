@@ -4,10 +4,12 @@ import ServiceLifecycle
 
 /// The hub role: consumes `cv:state` in group `hub` and keeps job and build state in Postgres.
 ///
-/// Each entry is applied in its own transaction and acknowledged only after it committed and its
-/// effects ran. An entry whose transaction fails stays pending and is retried (later entries of the
-/// same job in the batch wait with it, so a job's events keep their order). A second task sweeps
-/// `hub_outbox` for effects a dead hub left behind.
+/// Each batch read from the stream is applied in one transaction (`StateBatchHandler`) and
+/// acknowledged only after it committed and its effects ran. When a batch fails, its entries are
+/// applied one by one (`StateUpdateHandler`) so one bad entry can't hold up the others: an entry
+/// whose transaction fails stays pending and is retried (later entries of the same job wait with
+/// it, so a job's events keep their order). A second task sweeps `hub_outbox` for effects a dead
+/// hub left behind.
 public struct HubService: Service {
     let context: NodeContext
     let outboxSweepEvery: Duration
@@ -25,23 +27,37 @@ public struct HubService: Service {
     }
 
     public func run() async throws {
-        let handler = StateUpdateHandler(context: context)
+        let single = StateUpdateHandler(context: context)
+        let batch = StateBatchHandler(context: context)
         let logger = context.logger
-        let consumer = StreamConsumer(context: context, streams: [context.keys.state], group: Groups.hub) { items in
+        let consumer = StreamConsumer(context: context, streams: [context.keys.state], group: Groups.hub, batchSize: 500) { items in
             var done: [(stream: String, id: String)] = []
-            var blocked = Set<Int64>()
+            var updates: [(item: (stream: String, id: String), update: StateUpdate)] = []
             for item in items {
-                guard let update = StateUpdate(item.entry) else {
+                if let update = StateUpdate(item.entry) {
+                    updates.append(((item.stream, item.entry.id), update))
+                } else {
                     logger.error("unreadable state update acknowledged and dropped", metadata: ["id": "\(item.entry.id)"])
                     done.append((item.stream, item.entry.id))
-                    continue
                 }
+            }
+            do {
+                let outcome = try await batch.handle(updates.map(\.update))
+                for job in Set(outcome.unknownJobs) {
+                    logger.warning("state update for an unknown job dropped", metadata: ["job": "\(job)"])
+                }
+                return done + updates.map(\.item)
+            } catch {
+                logger.warning("state batch failed; applying its updates one by one", metadata: ["updates": "\(updates.count)", "error": "\(error)"])
+            }
+            var blocked = Set<Int64>()
+            for (item, update) in updates {
                 if blocked.contains(update.job) { continue }
                 do {
-                    if try await handler.handle(update) == .unknownJob {
+                    if try await single.handle(update) == .unknownJob {
                         logger.warning("state update for an unknown job dropped", metadata: ["job": "\(update.job)"])
                     }
-                    done.append((item.stream, item.entry.id))
+                    done.append(item)
                 } catch {
                     logger.warning("state update failed; it stays pending", metadata: ["job": "\(update.job)", "error": "\(error)"])
                     blocked.insert(update.job)

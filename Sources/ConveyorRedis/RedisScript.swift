@@ -51,6 +51,28 @@ extension RedisClient {
         throw RedisError(code: .server, message: "NOSCRIPT persisted for \(script.name) after reload")
     }
 
+    /// Runs `script` once per call in one pipeline; replies come back in call order, a script error
+    /// as an `.error` value for its own call. Calls that met `NOSCRIPT` are sent again after a reload.
+    public func evaluateMany(_ script: RedisScript, calls: [(keys: [RedisArgument], args: [RedisArgument])]) async throws -> [RedisValue] {
+        if calls.isEmpty { return [] }
+        var replies = [RedisValue?](repeating: nil, count: calls.count)
+        var remaining = Array(calls.indices)
+        for _ in 0..<2 where !remaining.isEmpty {
+            let sha = try await loadedSHA(script)
+            let sent = try await pipeline(remaining.map { i in
+                ["EVALSHA", RedisArgument(sha), RedisArgument(calls[i].keys.count)] + calls[i].keys + calls[i].args
+            })
+            var retry: [Int] = []
+            for (i, reply) in zip(remaining, sent) {
+                if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") { retry.append(i) } else { replies[i] = reply }
+            }
+            if !retry.isEmpty { script.store(nil) }
+            remaining = retry
+        }
+        if !remaining.isEmpty { throw RedisError(code: .server, message: "NOSCRIPT persisted for \(script.name) after reload") }
+        return replies.map { $0! }
+    }
+
     private func loadedSHA(_ script: RedisScript) async throws -> String {
         if let sha = script.currentSHA() { return sha }
         let reply = try await send(["SCRIPT", "LOAD", RedisArgument(script.source)])

@@ -36,16 +36,22 @@ struct BuildUpdater {
             changes.effects.publish(decision.state == .canceled ? "build:canceled" : "build:finished", EventPayloads.build(build))
             changes.observations.finishedBuilds.append(decision.state)
         } else if decision.state == .started && build.state == .created {
-            let started = try await connection.query("""
-                UPDATE builds SET state = 'started', started_at = COALESCE(started_at, now())
-                WHERE id = $1 AND state = 'created'
-                RETURNING round(extract(epoch FROM started_at) * 1000)::bigint AS started_ms
-                """, [.int(id)]).first
-            guard let started else { return }
-            build.state = .started
-            build.startedMillis = try started.decode("started_ms")
-            changes.effects.publish("build:started", EventPayloads.build(build))
+            try await markStarted(build, on: connection, changes: &changes)
         }
+    }
+
+    /// `created` → `started`, with its event (a no-op when another transaction got there first).
+    func markStarted(_ build: BuildRow, on connection: PostgresConnection, changes: inout HubChanges) async throws {
+        let started = try await connection.query("""
+            UPDATE builds SET state = 'started', started_at = COALESCE(started_at, now())
+            WHERE id = $1 AND state = 'created'
+            RETURNING round(extract(epoch FROM started_at) * 1000)::bigint AS started_ms
+            """, [.int(build.id)]).first
+        guard let started else { return }
+        var build = build
+        build.state = .started
+        build.startedMillis = try started.decode("started_ms")
+        changes.effects.publish("build:started", EventPayloads.build(build))
     }
 
     /// Cancels the unfinished jobs of the stages after a failed one (ids in order: the lock order).

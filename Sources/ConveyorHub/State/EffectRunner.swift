@@ -16,21 +16,18 @@ struct EffectRunner: Sendable {
         commands += effects.clearCancelKeys.map { ["DEL", RedisArgument(keys.cancel($0))] }
         if !commands.isEmpty { try check(try await context.redis.pipeline(commands)) }
 
+        // Each step is one pipeline however many jobs the effects cover (a batch of updates).
         let slots = context.slots
-        for release in effects.releases {
-            try await slots.release(owner: release.owner, job: release.job, forget: release.forget)
+        try await slots.release(effects.releases.map { SlotBook.Release(owner: $0.owner, job: $0.job, forget: $0.forget) })
+        var byOwner: [String: [SlotBook.WaitingJob]] = [:]
+        for entry in effects.enqueues {
+            byOwner[entry.owner, default: []].append(SlotBook.WaitingJob(job: entry.job, repo: entry.repo, queue: entry.queue,
+                                                                          priority: entry.priority, createdMillis: entry.createdMillis))
         }
-        var woken = Set<String>()
-        for (owner, entries) in Dictionary(grouping: effects.enqueues, by: \.owner).sorted(by: { $0.key < $1.key }) {
-            let jobs = entries.map {
-                SlotBook.WaitingJob(job: $0.job, repo: $0.repo, queue: $0.queue, priority: $0.priority, createdMillis: $0.createdMillis)
-            }
-            try await slots.enqueue(owner: owner, jobs: jobs) // also wakes the owner
-            woken.insert(owner)
-        }
-        for owner in effects.wakes where !woken.contains(owner) {
-            try await slots.wake(owner: owner, reason: "hub")
-        }
+        let enqueues = byOwner.sorted { $0.key < $1.key }.map { (owner: $0.key, jobs: $0.value) }
+        try await slots.enqueue(enqueues) // also wakes those owners
+        let woken = Set(byOwner.keys)
+        try await slots.wake(owners: effects.wakes.filter { !woken.contains($0) }, reason: "hub")
         if !effects.events.isEmpty {
             let trim = StreamTrim.maxLenApprox(context.settings.eventsMaxLength)
             let publish: [RedisCommand] = effects.events.map {

@@ -35,12 +35,17 @@ enum JobStore {
 
     /// The audit row: every event, applied or not, with why it was ignored.
     static func record(job: Int64, event: JobEvent, worker: String?, applied: Bool, note: String?, on connection: PostgresConnection) async throws {
-        var payload = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(event))) as? [String: Any] ?? [:]
-        if let worker { payload["worker"] = worker }
-        let json = (try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         _ = try await connection.query("""
             INSERT INTO job_events (job_id, attempt, seq, kind, applied, note, payload) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
-            """, [.int(job), .int(event.attempt), .int(event.seq), .text(event.kind.rawValue), .bool(applied), .optional(note), .text(json)])
+            """, [.int(job), .int(event.attempt), .int(event.seq), .text(event.kind.rawValue), .bool(applied), .optional(note),
+                  .text(payload(event: event, worker: worker))])
+    }
+
+    /// The audit row's `payload`: the event as JSON, plus the worker that sent it.
+    static func payload(event: JobEvent, worker: String?) -> String {
+        var payload = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(event))) as? [String: Any] ?? [:]
+        if let worker { payload["worker"] = worker }
+        return (try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
     /// Stores a record. `worker`: the worker to remember (nil keeps the current one); `clearWorker` on a new attempt.

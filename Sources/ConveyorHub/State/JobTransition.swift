@@ -22,7 +22,7 @@ enum JobTransition {
         }
     }
 
-    private static func effects(of event: JobEvent, on row: JobRow, becoming next: JobRecord, changes: inout HubChanges) {
+    static func effects(of event: JobEvent, on row: JobRow, becoming next: JobRecord, changes: inout HubChanges) {
         let before = row.record
         if next.attempt != before.attempt {
             // A reset (or a restart) starts a new attempt: the old slot goes, the job waits again.
