@@ -57,11 +57,20 @@ public struct SlotBook: Sendable {
 
     /// Releases many slots with one pipeline of script calls (each call stays atomic on its own).
     public func release(_ releases: [Release]) async throws {
-        let replies = try await redis.evaluateMany(scripts.release, calls: releases.map { r in
-            (keys: [RedisArgument(keys.running(r.owner)), RedisArgument(keys.waiting(r.owner)), RedisArgument(keys.jobInfo(r.owner))],
-             args: [RedisArgument(r.job), r.forget ? "forget" : "keep"])
-        })
-        for reply in replies { try reply.throwingError() }
+        let calls = releases.map(releaseCall)
+        let replies = try await redis.evaluateMany(scripts.release, calls: calls)
+        try Self.check(replies)
+    }
+
+    private func releaseCall(_ r: Release) -> (keys: [RedisArgument], args: [RedisArgument]) {
+        let mode: RedisArgument = r.forget ? "forget" : "keep"
+        return (keys: [RedisArgument(keys.running(r.owner)), RedisArgument(keys.waiting(r.owner)), RedisArgument(keys.jobInfo(r.owner))],
+                args: [RedisArgument(r.job), mode])
+    }
+
+    /// The first script error among `replies`, thrown.
+    private static func check(_ replies: [RedisValue]) throws(RedisError) {
+        for case .error(let message) in replies { throw RedisError.server(message) }
     }
 
     /// Adds jobs to several owners' waiting sets with one pipeline, then wakes those owners with another.
@@ -76,7 +85,7 @@ public struct SlotBook: Sendable {
             return (keys: [RedisArgument(keys.waiting(call.owner)), RedisArgument(keys.running(call.owner)),
                            RedisArgument(keys.jobInfo(call.owner)), RedisArgument(keys.ownersWaiting)], args: args)
         })
-        for reply in replies { try reply.throwingError() }
+        try Self.check(replies)
         try await wake(owners: calls.map(\.owner), reason: "enqueued")
     }
 

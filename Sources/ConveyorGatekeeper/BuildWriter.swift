@@ -40,26 +40,36 @@ struct BuildWriter: Sendable {
                       .bool(expanded.fastFinish), .text(stages)]).first?["id"].int64 else {
                 throw PostgresError(code: .server, message: "build insert returned no id")
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            var jobs: [CreatedJob] = []
-            for spec in expanded.jobs {
-                let queue = queues.queue(for: spec)
-                let config = String(decoding: try encoder.encode(spec), as: UTF8.self)
-                let row = try await conn.query("""
-                    INSERT INTO jobs (build_id, repository_id, owner_id, number, position, stage, stage_index, queue, allow_failure, config)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
-                    RETURNING id, (extract(epoch from created_at) * 1000)::bigint AS created_ms
-                    """, [.int(buildID), .int(request.repositoryID), .int(request.ownerID), .text("\(number).\(spec.number)"),
-                          .int(spec.number), .optional(spec.stage), .int(spec.stageIndex), .text(queue), .bool(spec.allowFailure), .text(config)])
-                guard let first = row.first else { continue }
-                jobs.append(CreatedJob(id: try first.decode("id"), stageIndex: spec.stageIndex, queue: queue, createdMillis: try first.decode("created_ms")))
-            }
+            let jobs = try await insertJobs(expanded.jobs, build: buildID, number: number, request: request, queues: queues, on: conn)
             let warnings = String(decoding: try JSONEncoder().encode(expanded.warnings), as: UTF8.self)
             _ = try await conn.query("""
                 UPDATE requests SET state = 'accepted', result_message = $2, warnings = $3::jsonb, processed_at = now() WHERE id = $1
                 """, [.int(request.id), .text("build #\(number) created with \(jobs.count) job(s)"), .text(warnings)])
             return CreatedBuild(id: buildID, number: number, jobs: jobs)
+        }
+    }
+
+    /// All jobs of the build with one statement (a build may have hundreds), in spec order.
+    private func insertJobs(_ specs: [JobSpec], build: Int64, number: Int, request: BuildRequest, queues: QueueRules,
+                            on conn: PostgresConnection) async throws -> [CreatedJob] {
+        if specs.isEmpty { return [] }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let queueNames = specs.map { queues.queue(for: $0) }
+        let configs: [String?] = try specs.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+        let rows = try await conn.query("""
+            INSERT INTO jobs (build_id, repository_id, owner_id, number, position, stage, stage_index, queue, allow_failure, config)
+            SELECT $1, $2, $3, s.number, s.position, s.stage, s.stage_index, s.queue, s.allow_failure, s.config
+            FROM unnest($4::text[], $5::int[], $6::text[], $7::int[], $8::text[], $9::bool[], $10::jsonb[])
+                AS s(number, position, stage, stage_index, queue, allow_failure, config)
+            RETURNING id, position, (extract(epoch from created_at) * 1000)::bigint AS created_ms
+            """, [.int(build), .int(request.repositoryID), .int(request.ownerID),
+                  .array(specs.map { Optional("\(number).\($0.number)") }), .array(specs.map(\.number)), .array(specs.map(\.stage)),
+                  .array(specs.map(\.stageIndex)), .array(queueNames.map { Optional($0) }), .array(specs.map(\.allowFailure)), .array(configs)]).rows
+        var byPosition: [Int: (id: Int64, created: Int64)] = [:]
+        for row in rows { byPosition[try row.decode("position")] = (try row.decode("id"), try row.decode("created_ms")) }
+        return zip(specs, queueNames).compactMap { spec, queue in
+            byPosition[spec.number].map { CreatedJob(id: $0.id, stageIndex: spec.stageIndex, queue: queue, createdMillis: $0.created) }
         }
     }
 

@@ -8,6 +8,7 @@ public struct ConfigFetcher: Sendable {
     public static let fileNames = [".conveyor.yml", ".travis.yml"]
     let cacheDirectory: String
     let timeout: Duration
+    private let cache = ConfigCache()
 
     public init(cacheDirectory: String, timeout: Duration = .seconds(60)) {
         self.cacheDirectory = cacheDirectory
@@ -28,6 +29,13 @@ public struct ConfigFetcher: Sendable {
         guard sha.range(of: "^[0-9a-fA-F]{7,64}$", options: .regularExpression) != nil else {
             throw FetchError(description: "sha '\(sha)' is not a commit id")
         }
+        if let cached = cache.lookup(url: url, sha: sha) { return cached }
+        let fetched = try await fetchWithGit(url: url, sha: sha, branch: branch)
+        cache.store(fetched, url: url, sha: sha)
+        return fetched
+    }
+
+    private func fetchWithGit(url: String, sha: String, branch: String?) async throws -> Fetched? {
         let repo = cacheDirectory + "/" + Self.cacheName(url)
         try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
         if !FileManager.default.fileExists(atPath: repo + "/HEAD") {

@@ -27,23 +27,41 @@ public struct GatekeeperService: Service {
     }
 
     public func run() async throws {
-        let consumer = StreamConsumer(context: context, streams: [context.keys.requests], group: Groups.gatekeeper, batchSize: 20) { batch in
-            var done: [(stream: String, id: String)] = []
-            for item in batch {
-                guard let requestID = item.entry.string("request").flatMap({ Int64($0) }) else {
-                    context.logger.warning("dropping malformed request entry", metadata: ["id": "\(item.entry.id)"])
-                    done.append((item.stream, item.entry.id))
-                    continue
-                }
-                try await handle(requestID: requestID)
-                done.append((item.stream, item.entry.id))
-            }
-            return done
+        let consumer = StreamConsumer(context: context, streams: [context.keys.requests], group: Groups.gatekeeper, batchSize: 32) { batch in
+            try await handleConcurrently(batch)
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await consumer.run() }
             group.addTask { await sweepStrandedRequests() }
             try await group.waitForAll()
+        }
+    }
+
+    /// Requests are independent (builds of one repository serialize on its row lock when numbered),
+    /// so a batch is handled a few at a time: most of a request's time is waiting on `git` and
+    /// Postgres. A request that fails stays pending for a retry; the others are acknowledged.
+    func handleConcurrently(_ batch: [(stream: String, entry: StreamEntry)]) async throws -> [(stream: String, id: String)] {
+        let width = 4
+        return await withTaskGroup(of: (stream: String, id: String)?.self) { group in
+            var done: [(stream: String, id: String)] = []
+            for (index, item) in batch.enumerated() {
+                if index >= width, let finished = await group.next(), let finished { done.append(finished) }
+                group.addTask {
+                    guard let requestID = item.entry.string("request").flatMap({ Int64($0) }) else {
+                        context.logger.warning("dropping malformed request entry", metadata: ["id": "\(item.entry.id)"])
+                        return (item.stream, item.entry.id)
+                    }
+                    do {
+                        try await handle(requestID: requestID)
+                        return (item.stream, item.entry.id)
+                    } catch {
+                        context.logger.warning("build request failed; it stays pending", metadata: ["request": "\(requestID)", "error": "\(error)"])
+                        return nil
+                    }
+                }
+            }
+            for await finished in group { if let finished { done.append(finished) } }
+            return done
         }
     }
 

@@ -13,7 +13,9 @@ struct OwnerEvaluator: Sendable {
     func evaluate(owner: String) async throws {
         let admission = try await context.slots.admit(owner: owner, nowMillis: nowMillis())
         Counter(label: "conveyor_scheduler_evaluations_total").increment()
-        context.logger.info("\(owner): total=\(admission.waiting + admission.running), running=\(admission.running), max=\(admission.max), queueable=\(admission.admitted.count)")
+        // Travis's familiar scheduler line; at debug level when nothing was admitted (most wake-ups under load).
+        context.logger.log(level: admission.admitted.isEmpty ? .debug : .info,
+                           "\(owner): total=\(admission.waiting + admission.running), running=\(admission.running), max=\(admission.max), queueable=\(admission.admitted.count)")
         if admission.admitted.isEmpty { return }
         let ids = "{" + admission.admitted.map(String.init).joined(separator: ",") + "}"
         let queued = try await context.postgres.query("""

@@ -81,9 +81,8 @@ struct AttemptRun: Sendable {
             try await reporter.acknowledge()
         case .finished(let result, let reason, let trailer):
             await log.finish(trailer: trailer)
-            try await reporter.finished(result, reason: reason, receivedAt: receivedAt, startedAt: handle.startedAt?.millis)
+            try await reporter.finishedAndAcknowledged(result, reason: reason, receivedAt: receivedAt, startedAt: handle.startedAt?.millis)
             metrics.finished(result.rawValue)
-            try await reporter.acknowledge()
         }
     }
 

@@ -16,7 +16,8 @@ struct JobMonitor: Sendable {
     /// Returns why to stop, or nil once cancelled (the script ended by itself).
     func watch() async -> StopReason? {
         let lease = Duration.milliseconds(context.settings.leaseMilliseconds)
-        var nextCancelCheck = ContinuousClock.now
+        // The runner checked the cancel key just before the attempt began.
+        var nextCancelCheck = ContinuousClock.now + .milliseconds(250)
         var nextRenewal = ContinuousClock.now + lease / 3
         var lastRenewal = ContinuousClock.now
         while !Task.isCancelled {

@@ -27,8 +27,25 @@ struct StateReporter: Sendable {
     }
 
     func finished(_ result: JobState, reason: String?, receivedAt: Int64?, startedAt: Int64?) async throws {
-        try await send(JobEvent(kind: .finished, attempt: attempt, seq: Self.finalSeq, at: nowMillis(), result: result,
-                                reason: reason, receivedAt: receivedAt, startedAt: startedAt))
+        try await send(finishedEvent(result, reason: reason, receivedAt: receivedAt, startedAt: startedAt))
+    }
+
+    /// `finished`, then the queue entry's ack, in one pipeline (Redis runs them in that order).
+    func finishedAndAcknowledged(_ result: JobState, reason: String?, receivedAt: Int64?, startedAt: Int64?) async throws {
+        let update = StateUpdate(job: job, event: finishedEvent(result, reason: reason, receivedAt: receivedAt, startedAt: startedAt),
+                                 worker: context.settings.nodeID)
+        try await retrying("finished") {
+            let replies = try await context.redis.pipeline([
+                RedisClient.xaddCommand(context.keys.state, fields: update.fields),
+                ["XACK", RedisArgument(queueStream), RedisArgument(Groups.workers), RedisArgument(entryID)],
+            ])
+            for case .error(let message) in replies { throw RedisError.server(message) }
+        }
+    }
+
+    private func finishedEvent(_ result: JobState, reason: String?, receivedAt: Int64?, startedAt: Int64?) -> JobEvent {
+        JobEvent(kind: .finished, attempt: attempt, seq: Self.finalSeq, at: nowMillis(), result: result,
+                 reason: reason, receivedAt: receivedAt, startedAt: startedAt)
     }
 
     func reset(reason: String) async throws {

@@ -1,3 +1,4 @@
+import Dispatch
 import ConveyorCore
 import ConveyorModel
 import ConveyorRedis
@@ -9,7 +10,7 @@ import Metrics
 /// masked, limited and sent as numbered parts (from 0) every `flushInterval` or `flushBytes`, whichever
 /// comes first. `finish` sends the rest and the final part; `abandon` stops without one.
 final class LogStream: @unchecked Sendable {
-    // @unchecked Sendable: `pending`, `lastOutput`, `closing`, `abandoned`, `limitHit` and `pump` are
+    // @unchecked Sendable: `pending`, `lastOutput`, `closing`, `abandoned`, `limitHit`, `pump` and `sleeper` are
     // only touched with `lock` held; `masker`, `limiter` and `number` only by the pump task.
     private let lock = NSLock()
     private var pending: [UInt8] = []
@@ -19,6 +20,7 @@ final class LogStream: @unchecked Sendable {
     private var limitHit = false
     private var appended = 0
     private var pump: Task<Void, Never>?
+    private var sleeper: CheckedContinuation<Void, Never>?
 
     private var masker: SecretMasker
     private var limiter: LogLimiter
@@ -81,6 +83,7 @@ final class LogStream: @unchecked Sendable {
             closing = Array(trailer.utf8)
             return pump
         }
+        wakePump()
         await task?.value
     }
 
@@ -90,6 +93,7 @@ final class LogStream: @unchecked Sendable {
             abandoned = true
             return pump
         }
+        wakePump()
         await task?.value
     }
 
@@ -119,8 +123,32 @@ final class LogStream: @unchecked Sendable {
                 await send(process(chunk), final: false)
                 lastFlush = .now
             }
-            try? await Task.sleep(for: .milliseconds(20))
+            await nap(.milliseconds(20))
         }
+    }
+
+    /// Sleeps until the next tick, or until `finish`/`abandon` wakes the pump (so a job's last part
+    /// goes out at once, not up to a tick later).
+    private func nap(_ tick: Duration) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = lock.withLock { () -> Bool in
+                if closing != nil || abandoned { return true }
+                sleeper = continuation
+                return false
+            }
+            if now { return continuation.resume() }
+            let nanoseconds = Int(tick.components.attoseconds / 1_000_000_000) + Int(tick.components.seconds) * 1_000_000_000
+            // A stale timer may end a later nap early: harmless, that is one early tick.
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [weak self] in self?.wakePump() }
+        }
+    }
+
+    private func wakePump() {
+        let continuation = lock.withLock { () -> CheckedContinuation<Void, Never>? in
+            defer { sleeper = nil }
+            return sleeper
+        }
+        continuation?.resume()
     }
 
     private func process(_ chunk: [UInt8]) -> [UInt8] {

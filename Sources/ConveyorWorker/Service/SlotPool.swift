@@ -29,15 +29,31 @@ actor SlotPool {
         guard running.removeValue(forKey: ObjectIdentifier(handle)) != nil else { return }
         status.adjustBusy(-1)
         metrics.busy.record(running.count)
+        let waiters = freeWaiters.values
+        freeWaiters.removeAll()
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Free slots, waiting up to `timeout` for one when all are busy (0 if none freed meanwhile).
+    /// A release wakes the waiter at once, so a freed slot is refilled without polling delay.
     func waitForFree(timeout: Duration) async -> Int {
-        let deadline = ContinuousClock.now + timeout
-        while free == 0 && ContinuousClock.now < deadline && !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(20))
+        if free > 0 || Task.isCancelled { return free }
+        waiterNumber += 1
+        let number = waiterNumber
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.wake(number)
         }
+        await withCheckedContinuation { freeWaiters[number] = $0 }
+        timer.cancel()
         return free
+    }
+
+    private var freeWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var waiterNumber = 0
+
+    private func wake(_ number: Int) {
+        freeWaiters.removeValue(forKey: number)?.resume()
     }
 
     /// Waits until no job runs; false when `timeout` passed first.

@@ -1,0 +1,31 @@
+import Foundation
+
+/// Configs already read, by remote and commit. A commit never changes, so an entry never goes
+/// stale; the cache only saves the `git` subprocesses when many requests name the same commit
+/// (a burst of pushes, restarts, API requests for one sha). Bounded: emptied when full.
+final class ConfigCache: @unchecked Sendable {
+    // @unchecked Sendable: `entries` is only touched with `lock` held.
+    private let lock = NSLock()
+    private var entries: [String: ConfigFetcher.Fetched?] = [:]
+    private let capacity: Int
+
+    init(capacity: Int = 512) {
+        self.capacity = capacity
+    }
+
+    /// `.some(nil)` is a known commit without a config file; nil means not cached.
+    func lookup(url: String, sha: String) -> ConfigFetcher.Fetched?? {
+        lock.lock()
+        defer { lock.unlock() }
+        return entries[Self.key(url, sha)]
+    }
+
+    func store(_ fetched: ConfigFetcher.Fetched?, url: String, sha: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+        entries[Self.key(url, sha)] = .some(fetched)
+    }
+
+    private static func key(_ url: String, _ sha: String) -> String { url + "\n" + sha.lowercased() }
+}
