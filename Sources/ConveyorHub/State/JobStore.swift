@@ -1,3 +1,4 @@
+import ConveyorCore
 import ConveyorModel
 import ConveyorPostgres
 import Foundation
@@ -42,10 +43,16 @@ enum JobStore {
     }
 
     /// The audit row's `payload`: the event as JSON, plus the worker that sent it.
+    /// The same keys as `JobEvent`'s `Codable` form (absent values left out), written directly.
     static func payload(event: JobEvent, worker: String?) -> String {
-        var payload = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(event))) as? [String: Any] ?? [:]
-        if let worker { payload["worker"] = worker }
-        return (try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        var payload: [String: JSONScalar] = ["kind": .string(event.kind.rawValue), "attempt": .int(Int64(event.attempt)),
+                                             "seq": .int(Int64(event.seq)), "at": .int(event.at)]
+        if let result = event.result { payload["result"] = .string(result.rawValue) }
+        if let reason = event.reason { payload["reason"] = .string(reason) }
+        if let receivedAt = event.receivedAt { payload["receivedAt"] = .int(receivedAt) }
+        if let startedAt = event.startedAt { payload["startedAt"] = .int(startedAt) }
+        if let worker { payload["worker"] = .string(worker) }
+        return String(decoding: JSONScalar.encode(payload), as: UTF8.self)
     }
 
     /// Stores a record. `worker`: the worker to remember (nil keeps the current one); `clearWorker` on a new attempt.
