@@ -39,14 +39,38 @@ public struct StateUpdate: Sendable, Codable, Hashable {
         self.worker = worker
     }
 
+    /// One stream field per event field (readable with `XRANGE`, and no JSON to encode or parse on the
+    /// hub's hot path); absent values are left out.
     public var fields: [(String, RedisArgument)] {
-        let data = (try? JSONEncoder().encode(self)) ?? Data()
-        return [("job", RedisArgument(job)), ("data", RedisArgument(bytes: Array(data)))]
+        var fields: [(String, RedisArgument)] = [("job", RedisArgument(job)), ("kind", RedisArgument(event.kind.rawValue)),
+                                                 ("attempt", RedisArgument(event.attempt)), ("seq", RedisArgument(event.seq)),
+                                                 ("at", RedisArgument(event.at))]
+        if let result = event.result { fields.append(("result", RedisArgument(result.rawValue))) }
+        if let reason = event.reason { fields.append(("reason", RedisArgument(reason))) }
+        if let receivedAt = event.receivedAt { fields.append(("received_at", RedisArgument(receivedAt))) }
+        if let startedAt = event.startedAt { fields.append(("started_at", RedisArgument(startedAt))) }
+        if let worker { fields.append(("worker", RedisArgument(worker))) }
+        return fields
     }
 
+    /// Reads the flat fields, or the `data` JSON of entries written before them.
     public init?(_ entry: StreamEntry) {
-        guard let data = entry.fields?["data"], let update = try? JSONDecoder().decode(StateUpdate.self, from: Data(data)) else { return nil }
-        self = update
+        if let data = entry.fields?["data"] {
+            guard let update = try? JSONDecoder().decode(StateUpdate.self, from: Data(data)) else { return nil }
+            self = update
+            return
+        }
+        func int(_ name: String) -> Int64? { entry.string(name).flatMap { Int64($0) } }
+        guard let job = int("job"), let kind = entry.string("kind").flatMap(JobEventKind.init(rawValue:)),
+              let attempt = int("attempt"), let seq = int("seq"), let at = int("at") else { return nil }
+        var result: JobState?
+        if let text = entry.string("result") {
+            guard let state = JobState(rawValue: text) else { return nil }
+            result = state
+        }
+        self.init(job: job, event: JobEvent(kind: kind, attempt: Int(attempt), seq: Int(seq), at: at, result: result, reason: entry.string("reason"),
+                                            receivedAt: int("received_at"), startedAt: int("started_at")),
+                  worker: entry.string("worker"))
     }
 }
 

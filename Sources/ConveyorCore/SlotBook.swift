@@ -121,10 +121,31 @@ public struct SlotBook: Sendable {
 
     /// Runs the admission script for one owner.
     public func admit(owner: String, nowMillis: Int64, scanLimit: Int = 500) async throws -> Admission {
+        let reply = try await redis.evaluate(scripts.admit, keys: admitKeys(owner), args: admitArguments(nowMillis: nowMillis, scanLimit: scanLimit))
+        return try Self.admission(from: reply)
+    }
+
+    /// Runs the admission script once per owner, all in one pipeline (each call is still atomic on
+    /// its owner's keys). The result is in `owners` order.
+    public func admit(owners: [String], nowMillis: Int64, scanLimit: Int = 500) async throws -> [Admission] {
+        let args = admitArguments(nowMillis: nowMillis, scanLimit: scanLimit)
+        let replies = try await redis.evaluateMany(scripts.admit, calls: owners.map { (keys: admitKeys($0), args: args) })
+        return try replies.map { reply in
+            if case .error(let message) = reply { throw RedisError.server(message) }
+            return try Self.admission(from: reply)
+        }
+    }
+
+    private func admitKeys(_ owner: String) -> [RedisArgument] {
+        [RedisArgument(keys.waiting(owner)), RedisArgument(keys.running(owner)), RedisArgument(keys.limits(owner)), RedisArgument(keys.jobInfo(owner))]
+    }
+
+    private func admitArguments(nowMillis: Int64, scanLimit: Int) -> [RedisArgument] {
         let lease = settings.leaseMilliseconds
-        let reply = try await redis.evaluate(scripts.admit,
-            keys: [RedisArgument(keys.waiting(owner)), RedisArgument(keys.running(owner)), RedisArgument(keys.limits(owner)), RedisArgument(keys.jobInfo(owner))],
-            args: [RedisArgument(nowMillis), RedisArgument(lease), RedisArgument(lease), RedisArgument(settings.defaultOwnerLimit), RedisArgument(scanLimit)])
+        return [RedisArgument(nowMillis), RedisArgument(lease), RedisArgument(lease), RedisArgument(settings.defaultOwnerLimit), RedisArgument(scanLimit)]
+    }
+
+    private static func admission(from reply: RedisValue) throws -> Admission {
         let parts = reply.array ?? []
         guard parts.count >= 6 else { throw RedisError(code: .protocolError, message: "admit.lua returned \(parts.count) parts") }
         let blocked: [(Int64, String)] = (parts[5].array ?? []).compactMap { v in

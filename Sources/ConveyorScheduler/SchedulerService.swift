@@ -24,26 +24,12 @@ public struct SchedulerService: Service {
             for item in batch {
                 if let owner = item.entry.string("owner"), seen.insert(owner).inserted { owners.append(owner) }
             }
-            try await evaluateConcurrently(owners)
+            try await evaluator.evaluate(owners: owners)
             return batch.map { ($0.stream, $0.entry.id) }
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await consumer.run() }
             group.addTask { await sweepLoop() }
-            try await group.waitForAll()
-        }
-    }
-
-    /// Owners are independent (each admission is one atomic script on the owner's keys), so a
-    /// batch's owners are evaluated a few at a time: an evaluation is mostly waiting on Redis and
-    /// Postgres. Any failure fails the batch, whose wake-ups are then read again.
-    func evaluateConcurrently(_ owners: [String]) async throws {
-        let width = 8
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (index, owner) in owners.enumerated() {
-                if index >= width { try await group.next() }
-                group.addTask { try await evaluator.evaluate(owner: owner) }
-            }
             try await group.waitForAll()
         }
     }
