@@ -12,24 +12,32 @@ import ServiceLifecycle
 /// retried, or reclaimed by another node after the lease.
 public struct StreamConsumer: Service {
     public typealias Handler = @Sendable ([(stream: String, entry: StreamEntry)]) async throws -> [(stream: String, id: String)]
+    /// A handler that may leave a batch's last step to run while the next batch is handled.
+    public typealias DeferringHandler = @Sendable ([(stream: String, entry: StreamEntry)]) async throws -> StreamBatchResult
 
     let context: NodeContext
     let streams: [String]
     let group: String
     let batchSize: Int
     let blockMilliseconds: Int
-    let handler: Handler
+    let handler: DeferringHandler
     let retryPendingEvery: Duration
 
     public init(context: NodeContext, streams: [String], group: String, batchSize: Int = 100, blockMilliseconds: Int = 2000,
                 retryPendingEvery: Duration = .seconds(5), handler: @escaping Handler) {
+        self.init(context: context, streams: streams, group: group, batchSize: batchSize, blockMilliseconds: blockMilliseconds,
+                  retryPendingEvery: retryPendingEvery, deferringHandler: { StreamBatchResult(done: try await handler($0)) })
+    }
+
+    public init(context: NodeContext, streams: [String], group: String, batchSize: Int = 100, blockMilliseconds: Int = 2000,
+                retryPendingEvery: Duration = .seconds(5), deferringHandler: @escaping DeferringHandler) {
         self.context = context
         self.streams = streams
         self.group = group
         self.batchSize = batchSize
         self.blockMilliseconds = blockMilliseconds
         self.retryPendingEvery = retryPendingEvery
-        self.handler = handler
+        self.handler = deferringHandler
     }
 
     public func run() async throws {
@@ -44,6 +52,7 @@ public struct StreamConsumer: Service {
         // (which happens often when a handler keeps failing) must not postpone it.
         var lastReclaim = ContinuousClock.now
         var backoff = Duration.milliseconds(100)
+        let deferred = DeferredAcks(redis: context.redis, group: group)
         defer { Task { await connection.close() } }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
@@ -62,21 +71,25 @@ public struct StreamConsumer: Service {
                     batch = try await connection.xreadgroupBlocking(group: group, consumer: context.settings.nodeID, streams: streams,
                                                                     count: batchSize, blockMilliseconds: blockMilliseconds)
                 }
-                let items = batch.flatMap { s in s.entries.map { (stream: s.stream, entry: $0) } }
+                let read = batch.flatMap { s in s.entries.map { (stream: s.stream, entry: $0) } }
+                // Entries whose deferred work is still running are pending too; they are not handled twice.
+                let items = readPending ? read.filter { !deferred.isInFlight($0.entry.id) } : read
                 if items.isEmpty {
                     readPending = false
                     continue
                 }
                 let start = DispatchTime.now().uptimeNanoseconds
-                let done = try await handler(items)
+                let result = try await handler(items)
                 latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
-                handled.increment(by: Int64(done.count))
+                let done = result.done
+                handled.increment(by: Int64(done.count + result.deferred.count))
                 for stream in Set(done.map(\.stream)) {
                     try await context.redis.xack(stream, group: group, ids: done.filter { $0.stream == stream }.map(\.id))
                 }
+                if let work = result.work { await deferred.submit(result.deferred, work: work) }
                 // A full pending batch means more may be pending; otherwise go back to new entries.
-                if readPending && items.count < batchSize { readPending = false }
-                if done.count < items.count { readPending = true; try await Task.sleep(for: .milliseconds(200)) }
+                if readPending && read.count < batchSize { readPending = false }
+                if done.count + result.deferred.count < items.count { readPending = true; try await Task.sleep(for: .milliseconds(200)) }
                 backoff = .milliseconds(100)
             } catch is CancellationError {
                 break
@@ -88,6 +101,8 @@ public struct StreamConsumer: Service {
                 backoff = min(backoff * 2, .seconds(5))
             }
         }
+        // The last batch's deferred work finishes (and is acknowledged) before the consumer ends.
+        await deferred.drain()
     }
 
     /// Takes over entries idle past the lease in this group (their consumer is dead or stuck);

@@ -5,7 +5,8 @@ import ServiceLifecycle
 /// The hub role: consumes `cv:state` in group `hub` and keeps job and build state in Postgres.
 ///
 /// Each batch read from the stream is applied in one transaction (`StateBatchHandler`) and
-/// acknowledged only after it committed and its effects ran. When a batch fails, its entries are
+/// acknowledged only after it committed and its effects ran; the effects of one batch run while the
+/// next batch is committed. When a batch fails, its entries are
 /// applied one by one (`StateUpdateHandler`) so one bad entry can't hold up the others: an entry
 /// whose transaction fails stays pending and is retried (later entries of the same job wait with
 /// it, so a job's events keep their order). A second task sweeps `hub_outbox` for effects a dead
@@ -30,7 +31,7 @@ public struct HubService: Service {
         let single = StateUpdateHandler(context: context)
         let batch = StateBatchHandler(context: context)
         let logger = context.logger
-        let consumer = StreamConsumer(context: context, streams: [context.keys.state], group: Groups.hub, batchSize: 500) { items in
+        let consumer = StreamConsumer(context: context, streams: [context.keys.state], group: Groups.hub, batchSize: 500) { items -> StreamBatchResult in
             var done: [(stream: String, id: String)] = []
             var updates: [(item: (stream: String, id: String), update: StateUpdate)] = []
             for item in items {
@@ -42,11 +43,13 @@ public struct HubService: Service {
                 }
             }
             do {
-                let outcome = try await batch.handle(updates.map(\.update))
-                for job in Set(outcome.unknownJobs) {
+                // The batch's Redis effects run while the next batch is read and committed; its
+                // entries are acknowledged after them.
+                let committed = try await batch.commit(updates.map(\.update))
+                for job in Set(committed.outcome.unknownJobs) {
                     logger.warning("state update for an unknown job dropped", metadata: ["job": "\(job)"])
                 }
-                return done + updates.map(\.item)
+                return StreamBatchResult(done: done, deferred: updates.map(\.item), work: { await committed.carryOut(context: context) })
             } catch {
                 logger.warning("state batch failed; applying its updates one by one", metadata: ["updates": "\(updates.count)", "error": "\(error)"])
             }
@@ -63,7 +66,7 @@ public struct HubService: Service {
                     blocked.insert(update.job)
                 }
             }
-            return done
+            return StreamBatchResult(done: done)
         }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await consumer.run() }

@@ -20,8 +20,29 @@ struct StateBatchHandler: Sendable {
         var unknownJobs: [Int64] = []
     }
 
+    /// Commits the batch, then carries out its effects.
     func handle(_ updates: [StateUpdate]) async throws -> Outcome {
-        if updates.isEmpty { return Outcome() }
+        let committed = try await commit(updates)
+        await committed.carryOut(context: context)
+        return committed.outcome
+    }
+
+    /// A committed batch whose Redis effects are still to be carried out (its outbox row keeps them
+    /// safe meanwhile).
+    struct Committed: Sendable {
+        var outcome: Outcome
+        var outbox: Int64?
+        var changes: HubChanges
+
+        func carryOut(context: NodeContext) async {
+            changes.observations.record()
+            await Outbox.complete(id: outbox, effects: changes.effects, context: context)
+        }
+    }
+
+    /// The transaction alone: the batch's rows and its outbox row.
+    func commit(_ updates: [StateUpdate]) async throws -> Committed {
+        if updates.isEmpty { return Committed(outcome: Outcome(), outbox: nil, changes: HubChanges()) }
         let maxAttempts = context.settings.maxAttempts
         let (outcome, outbox, changes) = try await context.postgres.transaction { connection in
             var changes = HubChanges()
@@ -41,9 +62,7 @@ struct StateBatchHandler: Sendable {
             try await Self.recomputeBuilds(applied, maxAttempts: maxAttempts, on: connection, changes: &changes)
             return (applied.outcome, try await Outbox.insert(changes.effects, on: connection), changes)
         }
-        changes.observations.record()
-        await Outbox.complete(id: outbox, effects: changes.effects, context: context)
-        return outcome
+        return Committed(outcome: outcome, outbox: outbox, changes: changes)
     }
 
     /// What the batch did to its jobs, before anything is written.
