@@ -16,6 +16,8 @@ struct AttemptRun: Sendable {
     let reporter: StateReporter
     let handle: JobHandle
     let claimedAt: DispatchTime
+    /// `received` and `started`, on their way while the attempt runs.
+    let sends: PendingSends
 
     private enum Step: Sendable {
         case ended(Result<ExecutionOutcome, any Error>)
@@ -33,14 +35,14 @@ struct AttemptRun: Sendable {
                           "CONVEYOR_COMMIT": job.checkout.sha],
             readOnlyPaths: job.readOnlyPaths, killGrace: .seconds(context.settings.cancelGraceSeconds))
         let (outcome, stop) = await withTaskGroup(of: Step.self) { group in
-            group.addTask { [executor, reporter, handle, metrics, claimedAt] in
+            group.addTask { [executor, reporter, handle, metrics, claimedAt, sends] in
                 do {
                     return .ended(.success(try await executor.run(execution, started: {
                         let at = nowMillis()
                         handle.markStarted(at: at)
                         log.touch()
                         metrics.claimToStart(since: claimedAt)
-                        try? await reporter.started(at: at)
+                        sends.add { try? await reporter.started(at: at) }
                     }, output: log.append)))
                 } catch {
                     return .ended(.failure(error))
@@ -71,6 +73,7 @@ struct AttemptRun: Sendable {
     }
 
     private func finish(_ end: AttemptEnd, log: LogStream, receivedAt: Int64) async throws {
+        await sends.waitAll()
         switch end {
         case .abandoned:
             context.logger.warning("lease lost; the attempt is no longer this worker's", metadata: ["job": "\(job.id)", "attempt": "\(job.attempt)"])

@@ -28,6 +28,8 @@ struct JobRunner: Sendable {
 
     private func process(_ queued: QueueEntry, entryID: String, stream: String, reporter: StateReporter,
                          handle: JobHandle, claimedAt: DispatchTime) async throws {
+        // The cancel key and the job row are read at once: two round trips in parallel.
+        async let canceled = cancelRequested(queued.job)
         guard let job = try await load(queued.job) else {
             context.logger.warning("claimed job does not exist; acknowledged", metadata: ["job": "\(queued.job)"])
             return try await reporter.acknowledge()
@@ -37,7 +39,7 @@ struct JobRunner: Sendable {
                                                                         "attempt": "\(job.attempt)", "state": "\(job.state.rawValue)"])
             return try await reporter.acknowledge()
         }
-        if try await cancelRequested(job.id) {
+        if try await canceled {
             let log = LogStream(job: job.id, attempt: job.attempt, context: context, secrets: [], maxBytes: job.maxLogBytes)
             log.start()
             await log.finish(trailer: "The job was canceled before it started.\n\nDone: Job Cancelled\n")
@@ -46,9 +48,14 @@ struct JobRunner: Sendable {
             return try await reporter.acknowledge()
         }
         let receivedAt = nowMillis()
-        try await reporter.received(at: receivedAt)
+        let sends = PendingSends()
+        sends.add { [context] in
+            do { try await reporter.received(at: receivedAt) } catch {
+                context.logger.warning("could not report received", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            }
+        }
         let attempt = AttemptRun(context: context, executor: executor, metrics: metrics, job: job, owner: queued.owner,
-                                 stream: stream, entryID: entryID, reporter: reporter, handle: handle, claimedAt: claimedAt)
+                                 stream: stream, entryID: entryID, reporter: reporter, handle: handle, claimedAt: claimedAt, sends: sends)
         try await attempt.run(receivedAt: receivedAt)
     }
 
