@@ -2,10 +2,11 @@ import CLibPQ
 import Foundation
 
 /// Owns one `PGconn`. Only `PostgresConnection` touches it, always from its own thread. All libpq
-/// calls of the project live in this file; every `PGresult` is freed before returning.
+/// calls of the project live in this file and `PGConnHandle+Pipeline.swift`; every `PGresult` is
+/// freed before returning.
 // @unchecked Sendable: captured by closures that all run on the owning connection's single thread.
 final class PGConnHandle: @unchecked Sendable {
-    private var conn: OpaquePointer?
+    private(set) var conn: OpaquePointer?
 
     var isConnected: Bool {
         guard let conn else { return false }
@@ -34,10 +35,48 @@ final class PGConnHandle: @unchecked Sendable {
     /// Runs one statement with its parameters; returns rows and the affected-row count.
     func execute(_ sql: String, _ params: [PostgresValue]) throws(PostgresError) -> PostgresResult {
         guard let conn else { throw PostgresError(code: .connectionLost, message: "not connected", query: sql) }
+        // Without parameters the simple protocol is used, which also accepts several statements (migrations).
+        let result: OpaquePointer? = params.isEmpty ? PQexec(conn, sql) : Self.withParameters(params) { n, types, values, lengths, formats in
+            PQexecParams(conn, sql, n, types, values, lengths, formats, 0)
+        }
+        guard let result else { throw failure(nil, sql) }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK || status == PGRES_EMPTY_QUERY else {
+            throw failure(result, sql)
+        }
+        return Self.decode(result)
+    }
+
+    /// The error of a failed call (`result` nil) or of an error result. A connection that is no
+    /// longer OK is closed here: it is never reused broken.
+    func failure(_ result: OpaquePointer?, _ sql: String) -> PostgresError {
+        let lost = conn.map { PQstatus($0) != CONNECTION_OK } ?? true
+        var error: PostgresError
+        if let result {
+            let sqlState = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            let primary = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+            let message = primary ?? Self.text(PQresultErrorMessage(result))
+            error = PostgresError(code: lost ? .connectionLost : .server, message: message, sqlState: sqlState, query: sql)
+        } else {
+            let message = conn.map { Self.text(PQerrorMessage($0)) } ?? "not connected"
+            error = PostgresError(code: lost ? .connectionLost : .server, message: message, query: sql)
+        }
+        if lost { close() }
+        return error
+    }
+
+    /// Calls `body` with the parameter arrays libpq takes (text values, bytea as binary).
+    static func withParameters<R>(_ params: [PostgresValue],
+                                  _ body: (Int32, [UInt32], UnsafePointer<UnsafePointer<CChar>?>?, [Int32], [Int32]) -> R) -> R {
         var lengths = [Int32]()
         var formats = [Int32]()
         var types = [UInt32]()
         var buffers = [[UInt8]?]()
+        lengths.reserveCapacity(params.count)
+        formats.reserveCapacity(params.count)
+        types.reserveCapacity(params.count)
+        buffers.reserveCapacity(params.count)
         for p in params {
             switch p {
             case .null: buffers.append(nil); lengths.append(0); formats.append(0); types.append(0)
@@ -48,27 +87,7 @@ final class PGConnHandle: @unchecked Sendable {
                 buffers.append(b.isEmpty ? [0] : b); lengths.append(Int32(b.count)); formats.append(1); types.append(17) // bytea
             }
         }
-        // Without parameters the simple protocol is used, which also accepts several statements (migrations).
-        let result: OpaquePointer? = params.isEmpty ? PQexec(conn, sql) : Self.withPointers(buffers) { values in
-            PQexecParams(conn, sql, Int32(params.count), types, values, lengths, formats, 0)
-        }
-        guard let result else {
-            let message = Self.text(PQerrorMessage(conn))
-            let lost = PQstatus(conn) != CONNECTION_OK
-            if lost { close() }
-            throw PostgresError(code: lost ? .connectionLost : .server, message: message, query: sql)
-        }
-        defer { PQclear(result) }
-        let status = PQresultStatus(result)
-        guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK || status == PGRES_EMPTY_QUERY else {
-            let sqlState = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            let primary = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
-            let message = primary ?? Self.text(PQresultErrorMessage(result))
-            let lost = PQstatus(conn) != CONNECTION_OK
-            if lost { close() }
-            throw PostgresError(code: lost ? .connectionLost : .server, message: message, sqlState: sqlState, query: sql)
-        }
-        return Self.decode(result)
+        return withPointers(buffers) { values in body(Int32(params.count), types, values, lengths, formats) }
     }
 
     func close() {
@@ -78,7 +97,7 @@ final class PGConnHandle: @unchecked Sendable {
 
     deinit { close() }
 
-    private static func decode(_ result: OpaquePointer) -> PostgresResult {
+    static func decode(_ result: OpaquePointer) -> PostgresResult {
         let nRows = Int(PQntuples(result))
         let nCols = Int(PQnfields(result))
         var names = [String]()
@@ -107,7 +126,7 @@ final class PGConnHandle: @unchecked Sendable {
         return PostgresResult(rows: rows, affectedRows: affected)
     }
 
-    private static func text(_ p: UnsafeMutablePointer<CChar>?) -> String {
+    static func text(_ p: UnsafeMutablePointer<CChar>?) -> String {
         guard let p else { return "unknown error" }
         return String(cString: p).trimmingCharacters(in: .whitespacesAndNewlines)
     }

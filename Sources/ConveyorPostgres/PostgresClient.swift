@@ -40,15 +40,21 @@ public final class PostgresClient: Sendable {
         self.init(configuration: Configuration(url: url, poolSize: poolSize))
     }
 
-    /// Runs one statement on any free connection. A connection failure is retried once on a fresh connection.
+    /// Runs one statement as its own implicit transaction. Statements from concurrent callers are
+    /// batched: a connection's thread sends every statement queued for the pool as one pipeline
+    /// (see `ConnectionPool`). A server error goes to its statement's caller only. A connection
+    /// failure is retried once on the same connection, reconnected.
     @discardableResult
     public func query(_ sql: String, _ params: [PostgresValue] = []) async throws -> PostgresResult {
-        try await withConnection { connection in
-            do {
-                return try await connection.query(sql, params)
-            } catch let error as PostgresError where error.isConnectionFailure {
-                return try await connection.query(sql, params)
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start)) }
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                pool.submit(QueuedStatement(statement: PipelinedStatement(sql: sql, params: params), continuation: continuation))
             }
+        } catch {
+            errors.increment()
+            throw error
         }
     }
 
@@ -110,70 +116,5 @@ public final class PostgresClient: Sendable {
         case readCommitted = "READ COMMITTED"
         case repeatableRead = "REPEATABLE READ"
         case serializable = "SERIALIZABLE"
-    }
-}
-
-/// Hands out idle connections; callers beyond the pool size wait in FIFO order.
-///
-/// A lock rather than an actor: taking and returning a connection is a few instructions, and
-/// returning it synchronously (no `Task` per query, no executor hop) saves two thread wake-ups per
-/// statement, which on a small machine were a large part of a single-row statement's cost.
-final class ConnectionPool: @unchecked Sendable {
-    // @unchecked Sendable: every field is only touched with `lock` held.
-    private let lock = NSLock()
-    private var idle: [PostgresConnection]
-    private let all: [PostgresConnection]
-    private var waiters: [CheckedContinuation<PostgresConnection, any Error>] = []
-    private var closed = false
-
-    init(connections: [PostgresConnection]) {
-        idle = connections
-        all = connections
-    }
-
-    func acquire() async throws -> PostgresConnection {
-        if let connection = try takeIdle() { return connection }
-        return try await withCheckedThrowingContinuation { continuation in
-            lock.lock()
-            if closed {
-                lock.unlock()
-                continuation.resume(throwing: PostgresError(code: .closed, message: "client closed"))
-            } else if let connection = idle.popLast() {
-                lock.unlock()
-                continuation.resume(returning: connection)
-            } else {
-                waiters.append(continuation)
-                lock.unlock()
-            }
-        }
-    }
-
-    private func takeIdle() throws(PostgresError) -> PostgresConnection? {
-        lock.lock()
-        defer { lock.unlock() }
-        if closed { throw PostgresError(code: .closed, message: "client closed") }
-        return idle.popLast()
-    }
-
-    func release(_ connection: PostgresConnection) {
-        lock.lock()
-        if waiters.isEmpty {
-            idle.append(connection)
-            lock.unlock()
-        } else {
-            let waiter = waiters.removeFirst()
-            lock.unlock()
-            waiter.resume(returning: connection)
-        }
-    }
-
-    func drain() -> [PostgresConnection] {
-        lock.lock()
-        closed = true
-        let waiting = waiters
-        waiters.removeAll()
-        lock.unlock()
-        for waiter in waiting { waiter.resume(throwing: PostgresError(code: .closed, message: "client closed")) }
-        return all
     }
 }

@@ -4,14 +4,15 @@ import Foundation
 
 /// One libpq connection confined to its own thread, reconnecting after failures.
 ///
-/// The thread is also a `TaskExecutor`: while a caller holds the connection (`withConnection`,
+/// Single statements (`PostgresClient.query`) reach it through the pool's queue, in pipelined
+/// batches (`PostgresConnection+Batches.swift`). The thread is also a `TaskExecutor`: while a caller holds the connection (`withConnection`,
 /// `transaction`), its task runs on the connection's thread, so the statements of a transaction
 /// execute in place instead of each paying two thread hand-offs (there and back).
 public final class PostgresConnection: @unchecked Sendable {
     // @unchecked Sendable: `handle` is only touched on `thread` (inside closures run there, or by a
     // task running on `executor`, whose jobs run on that same thread).
-    private let thread: DedicatedThread
-    private let handle = PGConnHandle()
+    let thread: DedicatedThread
+    let handle = PGConnHandle()
     let settings: PostgresClient.Configuration
     let executor: ConnectionExecutor
 
@@ -36,7 +37,7 @@ public final class PostgresConnection: @unchecked Sendable {
         try await query(sql, params.map(\.postgresValue))
     }
 
-    private static func execute(_ handle: PGConnHandle, _ settings: PostgresClient.Configuration,
+    static func execute(_ handle: PGConnHandle, _ settings: PostgresClient.Configuration,
                                 _ sql: String, _ params: [PostgresValue]) throws -> PostgresResult {
         if !handle.isConnected {
             try handle.connect(url: settings.url, connectTimeoutSeconds: settings.connectTimeoutSeconds,

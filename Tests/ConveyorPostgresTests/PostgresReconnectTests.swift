@@ -67,4 +67,82 @@ struct PostgresReconnectTests {
         #expect(try await pg.query("SELECT count(*) AS c FROM survivors").first?["c"].int == 2)
         await pg.close()
     }
+
+    /// Many tasks stream single statements (pipelined on a pool of 2) while the server is killed
+    /// and started again: every statement either fails with a connection error or returns its own
+    /// row, nothing hangs, the stream recovers, and every acknowledged insert is still there.
+    @Test(.timeLimit(.minutes(2)))
+    func pipelinedStreamSurvivesARestart() async throws {
+        let server = try await PrivatePostgres()
+        do {
+            try await stream(server)
+        } catch {
+            await server.destroy()
+            throw error
+        }
+        await server.destroy()
+    }
+
+    private func stream(_ server: PrivatePostgres) async throws {
+        try await server.start()
+        let pg = PostgresClient(configuration: .init(url: server.url, poolSize: 2, connectTimeoutSeconds: 2))
+        try await pg.query("CREATE TABLE stream (id int PRIMARY KEY)")
+        let state = StreamState()
+        let streaming = Task {
+            try await withThrowingTaskGroup(of: [Int].self) { group in
+                for task in 0..<16 {
+                    group.addTask {
+                        var acknowledged: [Int] = []
+                        var n = 0
+                        while !state.stopped {
+                            n += 1
+                            let id = task * 1_000_000 + n
+                            let restarted = state.restarted
+                            do {
+                                let row = try await pg.query("INSERT INTO stream (id) VALUES ($1) RETURNING id", [.int(id)]).first
+                                #expect(row?["id"].int == id)
+                                acknowledged.append(id)
+                                if restarted { state.succeededAfterRestart() }
+                            } catch let error as PostgresError {
+                                #expect(error.isConnectionFailure, "\(error)")
+                                try await Task.sleep(for: .milliseconds(10))
+                            }
+                        }
+                        return acknowledged
+                    }
+                }
+                var all: [Int] = []
+                for try await ids in group { all += ids }
+                return all
+            }
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        try await server.stopImmediately()
+        try await Task.sleep(for: .milliseconds(500))
+        try await server.start()
+        state.markRestarted()
+        let recovered = try await eventually(timeout: .seconds(30), every: .milliseconds(100)) { state.successesAfterRestart >= 500 }
+        state.stop()
+        let acknowledged = try await streaming.value
+        #expect(recovered, "the stream did not recover after the restart")
+        let stored = Set(try await pg.query("SELECT id FROM stream").rows.compactMap { $0["id"].int })
+        #expect(Set(acknowledged).isSubset(of: stored), "acknowledged inserts lost")
+        await pg.close()
+    }
+}
+
+/// Flags shared by the streaming tasks and the test.
+private final class StreamState: @unchecked Sendable {
+    // @unchecked Sendable: every field is only touched with `lock` held.
+    private let lock = NSLock()
+    private var isStopped = false
+    private var isRestarted = false
+    private var afterRestart = 0
+
+    var stopped: Bool { lock.withLock { isStopped } }
+    var restarted: Bool { lock.withLock { isRestarted } }
+    var successesAfterRestart: Int { lock.withLock { afterRestart } }
+    func stop() { lock.withLock { isStopped = true } }
+    func markRestarted() { lock.withLock { isRestarted = true } }
+    func succeededAfterRestart() { lock.withLock { afterRestart += 1 } }
 }
