@@ -16,7 +16,7 @@ struct AttemptRun: Sendable {
     let reporter: StateReporter
     let handle: JobHandle
     let claimedAt: DispatchTime
-    /// `received` and `started`, on their way while the attempt runs.
+    /// `received` and `started`, held briefly (see `PendingSends`).
     let sends: PendingSends
 
     private enum Step: Sendable {
@@ -42,7 +42,7 @@ struct AttemptRun: Sendable {
                         handle.markStarted(at: at)
                         log.touch()
                         metrics.claimToStart(since: claimedAt)
-                        sends.add { try? await reporter.started(at: at) }
+                        sends.add(reporter.command(reporter.startedEvent(at: at)))
                     }, output: log.append)))
                 } catch {
                     return .ended(.failure(error))
@@ -72,19 +72,21 @@ struct AttemptRun: Sendable {
         try await finish(AttemptEnd.decide(stop: reason, outcome: outcome), log: log, receivedAt: receivedAt)
     }
 
+    /// Ends the attempt with one pipeline: held updates, the log's last parts, the final update, the ack.
     private func finish(_ end: AttemptEnd, log: LogStream, receivedAt: Int64) async throws {
-        await sends.waitAll()
+        let held = await sends.finalPrefix()
         switch end {
         case .abandoned:
             context.logger.warning("lease lost; the attempt is no longer this worker's", metadata: ["job": "\(job.id)", "attempt": "\(job.attempt)"])
+            if !held.isEmpty { await reporter.sendAll(held) }
             await log.abandon()
         case .reset(let reason, let trailer):
-            await log.finish(trailer: trailer)
-            try await reporter.reset(reason: reason)
-            try await reporter.acknowledge()
+            let parts = await log.finishHandingOver(trailer: trailer)
+            try await reporter.finalPipeline(held + parts, final: reporter.resetEvent(reason: reason))
         case .finished(let result, let reason, let trailer):
-            await log.finish(trailer: trailer)
-            try await reporter.finishedAndAcknowledged(result, reason: reason, receivedAt: receivedAt, startedAt: handle.startedAt?.millis)
+            let parts = await log.finishHandingOver(trailer: trailer)
+            try await reporter.finalPipeline(held + parts, final: reporter.finishedEvent(result, reason: reason, receivedAt: receivedAt,
+                                                                                        startedAt: handle.startedAt?.millis))
             metrics.finished(result.rawValue)
         }
     }

@@ -48,12 +48,10 @@ struct JobRunner: Sendable {
             return try await reporter.acknowledge()
         }
         let receivedAt = nowMillis()
-        let sends = PendingSends()
-        sends.add { [context] in
-            do { try await reporter.received(at: receivedAt) } catch {
-                context.logger.warning("could not report received", metadata: ["job": "\(job.id)", "error": "\(error)"])
-            }
-        }
+        // Held at most 50 ms: long enough for a quick job to end first, short enough that a UI
+        // watching a long job sees it received and started at once.
+        let sends = PendingSends(delay: .milliseconds(min(50, context.settings.logFlushMilliseconds))) { await reporter.sendAll($0) }
+        sends.add(reporter.command(reporter.receivedEvent(at: receivedAt)))
         let attempt = AttemptRun(context: context, executor: executor, metrics: metrics, job: job, owner: queued.owner,
                                  stream: stream, entryID: entryID, reporter: reporter, handle: handle, claimedAt: claimedAt, sends: sends)
         try await attempt.run(receivedAt: receivedAt)

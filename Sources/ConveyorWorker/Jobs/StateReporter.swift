@@ -18,6 +18,38 @@ struct StateReporter: Sendable {
     let queueStream: String
     let entryID: String
 
+    /// The `XADD` of an update, for `PendingSends` or a final pipeline.
+    func command(_ event: JobEvent) -> RedisCommand {
+        RedisClient.xaddCommand(context.keys.state, fields: StateUpdate(job: job, event: event, worker: context.settings.nodeID).fields)
+    }
+
+    func receivedEvent(at: Int64) -> JobEvent { JobEvent(kind: .received, attempt: attempt, seq: Self.receivedSeq, at: at) }
+    func startedEvent(at: Int64) -> JobEvent { JobEvent(kind: .started, attempt: attempt, seq: Self.startedSeq, at: at) }
+
+    /// `before` (held updates, the log's last parts), the final update, then the queue entry's ack, in
+    /// one pipeline: Redis runs them in that order. Retried whole: every part of it is idempotent.
+    func finalPipeline(_ before: [RedisCommand], final event: JobEvent) async throws {
+        let commands = before + [command(event), ["XACK", RedisArgument(queueStream), RedisArgument(Groups.workers), RedisArgument(entryID)]]
+        try await retrying(event.kind.rawValue) {
+            for case .error(let message) in try await context.redis.pipeline(commands) { throw RedisError.server(message) }
+        }
+    }
+
+    /// Sends held updates on their own (a retried pipeline).
+    func sendAll(_ commands: [RedisCommand]) async {
+        do {
+            try await retrying("state") {
+                for case .error(let message) in try await context.redis.pipeline(commands) { throw RedisError.server(message) }
+            }
+        } catch {
+            context.logger.warning("could not report state", metadata: ["job": "\(job)", "error": "\(error)"])
+        }
+    }
+
+    func resetEvent(reason: String) -> JobEvent {
+        JobEvent(kind: .reset, attempt: attempt, seq: Self.finalSeq, at: nowMillis(), reason: reason)
+    }
+
     func received(at: Int64) async throws {
         try await send(JobEvent(kind: .received, attempt: attempt, seq: Self.receivedSeq, at: at))
     }
@@ -30,20 +62,7 @@ struct StateReporter: Sendable {
         try await send(finishedEvent(result, reason: reason, receivedAt: receivedAt, startedAt: startedAt))
     }
 
-    /// `finished`, then the queue entry's ack, in one pipeline (Redis runs them in that order).
-    func finishedAndAcknowledged(_ result: JobState, reason: String?, receivedAt: Int64?, startedAt: Int64?) async throws {
-        let update = StateUpdate(job: job, event: finishedEvent(result, reason: reason, receivedAt: receivedAt, startedAt: startedAt),
-                                 worker: context.settings.nodeID)
-        try await retrying("finished") {
-            let replies = try await context.redis.pipeline([
-                RedisClient.xaddCommand(context.keys.state, fields: update.fields),
-                ["XACK", RedisArgument(queueStream), RedisArgument(Groups.workers), RedisArgument(entryID)],
-            ])
-            for case .error(let message) in replies { throw RedisError.server(message) }
-        }
-    }
-
-    private func finishedEvent(_ result: JobState, reason: String?, receivedAt: Int64?, startedAt: Int64?) -> JobEvent {
+    func finishedEvent(_ result: JobState, reason: String?, receivedAt: Int64?, startedAt: Int64?) -> JobEvent {
         JobEvent(kind: .finished, attempt: attempt, seq: Self.finalSeq, at: nowMillis(), result: result,
                  reason: reason, receivedAt: receivedAt, startedAt: startedAt)
     }

@@ -10,7 +10,7 @@ import Metrics
 /// masked, limited and sent as numbered parts (from 0) every `flushInterval` or `flushBytes`, whichever
 /// comes first. `finish` sends the rest and the final part; `abandon` stops without one.
 final class LogStream: @unchecked Sendable {
-    // @unchecked Sendable: `pending`, `lastOutput`, `closing`, `abandoned`, `limitHit`, `pump` and `sleeper` are
+    // @unchecked Sendable: `pending`, `lastOutput`, `closing`, `abandoned`, `limitHit`, `pump`, `sleeper`, `handOver` and `handedOver` are
     // only touched with `lock` held; `masker`, `limiter` and `number` only by the pump task.
     private let lock = NSLock()
     private var pending: [UInt8] = []
@@ -21,6 +21,8 @@ final class LogStream: @unchecked Sendable {
     private var appended = 0
     private var pump: Task<Void, Never>?
     private var sleeper: CheckedContinuation<Void, Never>?
+    private var handOver = false
+    private var handedOver: [RedisCommand] = []
 
     private var masker: SecretMasker
     private var limiter: LogLimiter
@@ -77,6 +79,19 @@ final class LogStream: @unchecked Sendable {
     /// after flooding its log is caught too).
     var limitExceeded: Bool { lock.withLock { limitHit || appended > maxBytes } }
 
+    /// Everything not yet sent, then `trailer`, as the `XADD`s of the last parts (the last marked
+    /// final), for the caller to send in the same pipeline as the job's final state.
+    func finishHandingOver(trailer: String) async -> [RedisCommand] {
+        let task = lock.withLock { () -> Task<Void, Never>? in
+            closing = Array(trailer.utf8)
+            handOver = true
+            return pump
+        }
+        wakePump()
+        await task?.value
+        return lock.withLock { handedOver }
+    }
+
     /// Sends everything, then `trailer`, the last part marked final. Waits until it was sent.
     func finish(trailer: String) async {
         let task = lock.withLock { () -> Task<Void, Never>? in
@@ -116,7 +131,14 @@ final class LogStream: @unchecked Sendable {
                 out += limiter.accept(masker.flush())
                 out += limiter.finish()
                 out += trailer
-                await send(out, final: true)
+                if lock.withLock({ handOver }) {
+                    let (pieces, commands) = parts(of: out, final: true)
+                    self.parts.increment(by: Int64(pieces.count))
+                    bytes.increment(by: Int64(out.count))
+                    lock.withLock { handedOver = commands }
+                } else {
+                    await send(out, final: true)
+                }
                 return
             }
             if !chunk.isEmpty {
@@ -158,9 +180,8 @@ final class LogStream: @unchecked Sendable {
         return out
     }
 
-    /// Splits into parts of at most `flushBytes` and sends them in one pipeline, retrying a few times.
-    private func send(_ content: [UInt8], final: Bool) async {
-        if content.isEmpty && !final { return }
+    /// Numbers `content` as parts of at most `flushBytes` (the last one final when `final`).
+    private func parts(of content: [UInt8], final: Bool) -> ([LogPart], [RedisCommand]) {
         var pieces: [LogPart] = []
         var offset = 0
         repeat {
@@ -170,7 +191,13 @@ final class LogStream: @unchecked Sendable {
             number += 1
             offset = end
         } while offset < content.count
-        let commands = pieces.map { RedisClient.xaddCommand(stream, fields: $0.fields) }
+        return (pieces, pieces.map { RedisClient.xaddCommand(stream, fields: $0.fields) })
+    }
+
+    /// Splits into parts of at most `flushBytes` and sends them in one pipeline, retrying a few times.
+    private func send(_ content: [UInt8], final: Bool) async {
+        if content.isEmpty && !final { return }
+        let (pieces, commands) = parts(of: content, final: final)
         for attempt in 1...5 {
             do {
                 for reply in try await redis.pipeline(commands) { try reply.throwingError() }
