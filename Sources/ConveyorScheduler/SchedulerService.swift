@@ -51,10 +51,15 @@ public struct SchedulerService: Service {
     public func sweep() async throws {
         try await requeueLostJobs()
         let owners = (try await context.redis.send(["SMEMBERS", RedisArgument(context.keys.ownersWaiting)]).array ?? []).compactMap(\.string)
-        for owner in owners.shuffled() {
-            try await evaluator.evaluate(owner: owner)
-            try await context.redis.evaluate(context.scripts.prune, keys: [RedisArgument(context.keys.waiting(owner)), RedisArgument(context.keys.ownersWaiting)],
-                                             args: [RedisArgument(owner)])
+        // In chunks: each is one evaluation pipeline plus one pipeline of prune calls.
+        let shuffled = owners.shuffled()
+        for start in stride(from: 0, to: shuffled.count, by: 100) {
+            let chunk = Array(shuffled[start..<min(shuffled.count, start + 100)])
+            try await evaluator.evaluate(owners: chunk)
+            let replies = try await context.redis.evaluateMany(context.scripts.prune, calls: chunk.map { owner in
+                (keys: [RedisArgument(context.keys.waiting(owner)), RedisArgument(context.keys.ownersWaiting)], args: [RedisArgument(owner)])
+            })
+            for case .error(let message) in replies { throw RedisError.server(message) }
         }
     }
 
@@ -63,8 +68,8 @@ public struct SchedulerService: Service {
             SELECT j.id, j.queue, j.priority, (extract(epoch from j.created_at) * 1000)::bigint AS created_ms, o.login, r.slug
             FROM jobs j JOIN owners o ON o.id = j.owner_id JOIN repositories r ON r.id = j.repository_id
             WHERE j.state = 'created' AND j.created_at < now() - make_interval(secs => $1)
-              AND j.stage_index = (SELECT min(k.stage_index) FROM jobs k WHERE k.build_id = j.build_id
-                                   AND k.state NOT IN ('passed', 'failed', 'errored', 'canceled'))
+              AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.build_id = j.build_id AND k.stage_index < j.stage_index
+                              AND k.state IN ('created', 'queued', 'received', 'started'))
             ORDER BY j.id LIMIT 2000
             """, [.double(max(2, context.settings.sweepIntervalSeconds * 2))])
         var byOwner: [String: [SlotBook.WaitingJob]] = [:]
