@@ -78,6 +78,9 @@ struct StateBatchHandler: Sendable {
         var before: [Int64: JobState] = [:]
         /// The builds of those jobs.
         var builds: Set<Int64> = []
+        /// The builds where a job reached a final state or began a new attempt: only there can a
+        /// started build's state or open stage change.
+        var decisive: Set<Int64> = []
         /// Each state change in order, to replay what one-by-one application would have derived.
         var steps: [(build: Int64, job: Int64, state: JobState)] = []
     }
@@ -117,6 +120,7 @@ struct StateBatchHandler: Sendable {
                 if newAttempt || next.state != row.record.state {
                     if result.before[row.id] == nil { result.before[row.id] = locked[row.id]?.record.state }
                     result.builds.insert(row.buildID)
+                    if newAttempt || next.state.isFinal { result.decisive.insert(row.buildID) }
                     result.steps.append((row.buildID, row.id, next.state))
                 }
                 row.record = next
@@ -161,19 +165,25 @@ struct StateBatchHandler: Sendable {
     /// stage stay) needs only the light read; the rest goes through `BuildUpdater`.
     static func recomputeBuilds(_ applied: Applied, maxAttempts: Int, on connection: PostgresConnection, changes: inout HubChanges) async throws {
         if applied.builds.isEmpty { return }
-        let ids = applied.builds.sorted()
         var builds: [Int64: (state: BuildState, fastFinish: Bool, finished: Bool)] = [:]
         for row in try await connection.query("""
             SELECT id, state, fast_finish, finished_at IS NOT NULL AS finished FROM builds WHERE id = ANY($1::bigint[])
-            """, [.array(ids)]).rows {
+            """, [.array(applied.builds.sorted())]).rows {
             let state: String = try row.decode("state")
             builds[try row.decode("id")] = (BuildState(rawValue: state) ?? .created, try row.decode("fast_finish"), try row.decode("finished"))
         }
+        // A job that was received or started moves a build only out of `created`; elsewhere nothing
+        // can change unless a job finished or began again. Those builds are not read further.
+        let ids = applied.builds.filter { id in
+            applied.decisive.contains(id) || (builds[id].map { $0.state == .created && !$0.finished } ?? false)
+        }.sorted()
+        if ids.isEmpty { return }
         // The jobs this batch changed are known in memory; the rest of each build is read as counts
         // per (stage, allow_failure, state): a few rows per build instead of one per job.
         var views: [Int64: [BuildJobView]] = [:]
         let changed = Array(applied.changed.values)
-        for job in changed where applied.builds.contains(job.buildID) {
+        let wanted = Set(ids)
+        for job in changed where wanted.contains(job.buildID) {
             views[job.buildID, default: []].append(job.view)
         }
         var synthetic: Int64 = 0
