@@ -2,8 +2,8 @@ import ConveyorCore
 import ConveyorHTTPClient
 import ConveyorPostgres
 
-/// Concatenates a log's parts in number order into `logs.content` and deletes them, in one
-/// transaction per log. Due logs are claimed with `FOR UPDATE SKIP LOCKED`, so several logs nodes
+/// Concatenates a log's parts in number order into `logs.content` and deletes them, many logs per
+/// transaction. Due logs are claimed with `FOR UPDATE SKIP LOCKED`, so several logs nodes
 /// share the work and never aggregate one log twice at once; ingest locks the same row first, so a
 /// part is either aggregated or left for the next round, never lost.
 ///
@@ -16,74 +16,115 @@ struct LogAggregator: Sendable {
     let metrics: LogsMetrics
     let archive: S3Client?
 
-    /// Aggregates due logs, at most `roundSize`; returns how many were handled.
+    /// Aggregates due logs, `roundSize` per transaction, for as long as full batches keep coming (at
+    /// most `roundBudget`); returns how many were handled.
     @discardableResult
-    func round() async throws -> Int {
+    func round(roundBudget: Duration = .seconds(2)) async throws -> Int {
+        let deadline = ContinuousClock.now + roundBudget
         var handled = 0
-        while handled < configuration.roundSize, try await aggregateNext() { handled += 1 }
-        return handled
-    }
-
-    /// Aggregates the most overdue log, if any.
-    func aggregateNext() async throws -> Bool {
-        try await context.postgres.transaction { connection in
-            guard let row = try await connection.query("""
-                SELECT job_id, attempt, content IS NULL AS empty, purged_at IS NOT NULL AS purged, archive_key,
-                       part_numbers[cardinality(part_numbers)] AS last_stored
-                FROM logs WHERE aggregate_after <= now()
-                ORDER BY aggregate_after LIMIT 1 FOR UPDATE SKIP LOCKED
-                """).first else { return false }
-            let job: Int64 = try row.decode("job_id")
-            let attempt: Int = try row.decode("attempt")
-            let key: [PostgresValue] = [.int(job), .int(attempt)]
-            let first = try await connection.query(
-                "SELECT min(number) AS first FROM log_parts WHERE job_id = $1 AND attempt = $2", key).first?["first"].int
-            guard let first else {
-                _ = try await connection.query("UPDATE logs SET aggregate_after = NULL WHERE job_id = $1 AND attempt = $2", key)
-                return true
-            }
-            if row["purged"].bool == true {
-                guard let archive, let archiveKey = row["archive_key"].string else {
-                    context.logger.warning("late log part for a purged log, but no archive configured; retrying later",
-                                           metadata: ["job": "\(job)", "attempt": "\(attempt)"])
-                    _ = try await connection.query("""
-                        UPDATE logs SET aggregate_after = now() + interval '1 minute' WHERE job_id = $1 AND attempt = $2
-                        """, key)
-                    return true
-                }
-                guard let bytes = try await archive.get(key: archiveKey) else {
-                    throw LogsError("archived log \(archiveKey) is missing from the archive")
-                }
-                try await merge(job: job, attempt: attempt, base: bytes, on: connection)
-            } else if row["empty"].bool == true || (row["last_stored"].int.map { first > $0 } ?? true) {
-                try await append(key, on: connection)
-            } else {
-                try await merge(job: job, attempt: attempt, base: nil, on: connection)
-            }
-            metrics.aggregated.increment()
-            return true
+        while true {
+            let count = try await aggregateBatch(limit: configuration.roundSize)
+            handled += count
+            if count < configuration.roundSize || ContinuousClock.now >= deadline { return handled }
         }
     }
 
-    /// Every part comes after the aggregated content: append in one statement.
-    private func append(_ key: [PostgresValue], on connection: PostgresConnection) async throws {
+    /// Aggregates up to `limit` due logs in one transaction: the common case (only parts after the
+    /// last aggregated one) with one set-based statement for all of them; a log with a part to
+    /// merge in between, or purged to the archive, the one-log way.
+    func aggregateBatch(limit: Int) async throws -> Int {
+        try await context.postgres.transaction { connection in
+            let due = try await connection.query("""
+                SELECT job_id, attempt, content IS NULL AS empty, purged_at IS NOT NULL AS purged,
+                       part_numbers[cardinality(part_numbers)] AS last_stored
+                FROM logs WHERE aggregate_after <= now()
+                ORDER BY aggregate_after LIMIT $1 FOR UPDATE SKIP LOCKED
+                """, [.int(limit)]).rows
+            if due.isEmpty { return 0 }
+            let keys = try due.map { LogKey(job: try $0.decode("job_id"), attempt: try $0.decode("attempt")) }
+            var first: [LogKey: Int] = [:]
+            for row in try await connection.query("""
+                SELECT job_id, attempt, min(number) AS first FROM log_parts
+                WHERE (job_id, attempt) IN (SELECT * FROM unnest($1::bigint[], $2::int[])) GROUP BY job_id, attempt
+                """, [PostgresArrays.literal(keys.map(\.job)), PostgresArrays.literal(keys.map(\.attempt))]).rows {
+                first[LogKey(job: try row.decode("job_id"), attempt: try row.decode("attempt"))] = try row.decode("first")
+            }
+            var empty: [LogKey] = []
+            var appendable: [LogKey] = []
+            var oneByOne: [LogKey] = []
+            for (key, row) in zip(keys, due) {
+                guard let firstNumber = first[key] else { empty.append(key); continue }
+                if row["purged"].bool == true {
+                    oneByOne.append(key)
+                } else if row["empty"].bool == true || (row["last_stored"].int.map { firstNumber > $0 } ?? true) {
+                    appendable.append(key)
+                } else {
+                    oneByOne.append(key)
+                }
+            }
+            if !empty.isEmpty {
+                _ = try await connection.query("""
+                    UPDATE logs SET aggregate_after = NULL WHERE (job_id, attempt) IN (SELECT * FROM unnest($1::bigint[], $2::int[]))
+                    """, [PostgresArrays.literal(empty.map(\.job)), PostgresArrays.literal(empty.map(\.attempt))])
+            }
+            if !appendable.isEmpty { try await appendAll(appendable, on: connection) }
+            for key in oneByOne { try await aggregate(key, on: connection) }
+            metrics.aggregated.increment(by: Int64(appendable.count + oneByOne.count))
+            return due.count
+        }
+    }
+
+    /// The one-log path for a locked log that has parts: a merge, or a purged log's archive first.
+    private func aggregate(_ log: LogKey, on connection: PostgresConnection) async throws {
+        let key: [PostgresValue] = [.int(log.job), .int(log.attempt)]
+        guard let row = try await connection.query(
+            "SELECT purged_at IS NOT NULL AS purged, archive_key FROM logs WHERE job_id = $1 AND attempt = $2", key).first else { return }
+        if row["purged"].bool == true {
+            guard let archive, let archiveKey = row["archive_key"].string else {
+                context.logger.warning("late log part for a purged log, but no archive configured; retrying later",
+                                       metadata: ["job": "\(log.job)", "attempt": "\(log.attempt)"])
+                _ = try await connection.query("""
+                    UPDATE logs SET aggregate_after = now() + interval '1 minute' WHERE job_id = $1 AND attempt = $2
+                    """, key)
+                return
+            }
+            guard let bytes = try await archive.get(key: archiveKey) else {
+                throw LogsError("archived log \(archiveKey) is missing from the archive")
+            }
+            try await merge(job: log.job, attempt: log.attempt, base: bytes, on: connection)
+        } else {
+            try await merge(job: log.job, attempt: log.attempt, base: nil, on: connection)
+        }
+    }
+
+    /// `append` for many logs at once: each log's parts, in number order, after its content.
+    private func appendAll(_ logs: [LogKey], on connection: PostgresConnection) async throws {
         _ = try await connection.query("""
-            WITH gone AS (
-                DELETE FROM log_parts WHERE job_id = $1 AND attempt = $2 RETURNING number, content
+            WITH targets AS (
+                SELECT * FROM unnest($1::bigint[], $2::int[]) AS t(job_id, attempt)
+            ), gone AS (
+                DELETE FROM log_parts p USING targets t WHERE p.job_id = t.job_id AND p.attempt = t.attempt
+                RETURNING p.job_id, p.attempt, p.number, p.content
             ), ordered AS (
-                SELECT number, content, sum(octet_length(content)) OVER (ORDER BY number) - octet_length(content) AS rel FROM gone
+                SELECT job_id, attempt, number, content,
+                       sum(octet_length(content)) OVER (PARTITION BY job_id, attempt ORDER BY number) - octet_length(content) AS rel
+                FROM gone
+            ), agg AS (
+                SELECT job_id, attempt, string_agg(content, ''::bytea ORDER BY number) AS content,
+                       array_agg(number ORDER BY number) AS numbers, array_agg(rel ORDER BY number) AS rels,
+                       sum(octet_length(content)) AS bytes, count(*) AS n
+                FROM ordered GROUP BY job_id, attempt
             )
             UPDATE logs l SET
-                content = COALESCE(l.content, ''::bytea)
-                    || COALESCE((SELECT string_agg(content, ''::bytea ORDER BY number) FROM ordered), ''::bytea),
-                part_numbers = l.part_numbers || COALESCE((SELECT array_agg(number ORDER BY number) FROM ordered), '{}'),
+                content = COALESCE(l.content, ''::bytea) || agg.content,
+                part_numbers = l.part_numbers || agg.numbers,
                 part_offsets = l.part_offsets
-                    || COALESCE((SELECT array_agg(rel + COALESCE(octet_length(l.content), 0) ORDER BY number) FROM ordered), '{}'),
-                byte_size = COALESCE(octet_length(l.content), 0) + COALESCE((SELECT sum(octet_length(content)) FROM ordered), 0),
-                parts = cardinality(l.part_numbers) + (SELECT count(*) FROM ordered),
+                    || (SELECT array_agg(u.rel + COALESCE(octet_length(l.content), 0) ORDER BY u.ord) FROM unnest(agg.rels) WITH ORDINALITY AS u(rel, ord)),
+                byte_size = COALESCE(octet_length(l.content), 0) + agg.bytes,
+                parts = cardinality(l.part_numbers) + agg.n,
                 \(Self.aggregatedColumns)
-            WHERE l.job_id = $1 AND l.attempt = $2
-            """, key)
+            FROM agg WHERE l.job_id = agg.job_id AND l.attempt = agg.attempt
+            """, [PostgresArrays.literal(logs.map(\.job)), PostgresArrays.literal(logs.map(\.attempt))])
     }
 
     /// A part belongs between aggregated ones (or the content is in the archive): merge in memory.

@@ -94,4 +94,30 @@ struct AggregationTests {
         #expect(consumers.count == 0)
         await harness.stop()
     }
+
+    /// More due logs than one aggregation batch holds (120 > 50), each in several parts sent out of
+    /// order: every log ends as its text, and its stored part boundaries let a viewer resume after
+    /// any part.
+    @Test func manyLogsAreAggregatedInBatchesWithTheirBoundaries() async throws {
+        let harness = try await LogsHarness.start()
+        var texts: [Int64: [UInt8]] = [:]
+        var sent: [Int64: [LogPart]] = [:]
+        var all: [LogPart] = []
+        for _ in 0..<120 {
+            let job = randomJob()
+            texts[job] = sampleLog(lines: Int.random(in: 5...40))
+            sent[job] = parts(job: job, of: texts[job]!, size: 57)
+            all += sent[job]!
+        }
+        try await harness.send(all.shuffled())
+        for (job, text) in texts {
+            #expect(try await eventually { try await harness.settled(job: job, content: text) }, "job \(job)")
+            let pieces = sent[job]!
+            let middle = pieces.count / 2
+            let after = try await harness.store.parts(job: job, attempt: 1, after: pieces[middle].number)
+            let expected = Array(pieces[(middle + 1)...].flatMap(\.content))
+            #expect(after.flatMap(\.content) == expected, "job \(job): bytes after part \(pieces[middle].number)")
+        }
+        await harness.stop()
+    }
 }
