@@ -11,11 +11,13 @@ struct APIOptions: ParsableArguments {
         ?? "http://127.0.0.1:\(ProcessInfo.processInfo.environment["CONVEYOR_HTTP_PORT"] ?? "8080")"
 
     @Option(help: "API token (default: CONVEYOR_API_TOKEN).")
-    var token: String? = ProcessInfo.processInfo.environment["CONVEYOR_API_TOKEN"]
+    var token: String?
 
     @Flag(help: "Print JSON instead of a table.") var json = false
 
-    func client() -> APIClient { APIClient(base: api.hasSuffix("/") ? String(api.dropLast()) : api, token: token) }
+    func client() -> APIClient {
+        APIClient(base: api.hasSuffix("/") ? String(api.dropLast()) : api, token: token ?? ProcessInfo.processInfo.environment["CONVEYOR_API_TOKEN"])
+    }
 }
 
 struct APIClient: Sendable {
