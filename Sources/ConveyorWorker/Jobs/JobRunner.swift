@@ -10,6 +10,14 @@ struct JobRunner: Sendable {
     let context: NodeContext
     let executor: any Executor
     let metrics: WorkerMetrics
+    let loader: JobLoader
+
+    init(context: NodeContext, executor: any Executor, metrics: WorkerMetrics) {
+        self.context = context
+        self.executor = executor
+        self.metrics = metrics
+        loader = JobLoader(context: context)
+    }
 
     func run(_ entry: StreamEntry, stream: String, handle: JobHandle, claimedAt: DispatchTime) async {
         guard let queued = QueueEntry(entry) else {
@@ -61,7 +69,7 @@ struct JobRunner: Sendable {
         var failure: (any Error)?
         for attempt in 1...3 {
             do {
-                return try await JobRecordLoader.load(id, context: context)
+                return try await loader.load(id)
             } catch let error as WorkerError {
                 throw error
             } catch {
