@@ -46,7 +46,7 @@ struct LogAggregator: Sendable {
             for row in try await connection.query("""
                 SELECT job_id, attempt, min(number) AS first FROM log_parts
                 WHERE (job_id, attempt) IN (SELECT * FROM unnest($1::bigint[], $2::int[])) GROUP BY job_id, attempt
-                """, [PostgresArrays.literal(keys.map(\.job)), PostgresArrays.literal(keys.map(\.attempt))]).rows {
+                """, [PostgresValue.array(keys.map(\.job)), PostgresValue.array(keys.map(\.attempt))]).rows {
                 first[LogKey(job: try row.decode("job_id"), attempt: try row.decode("attempt"))] = try row.decode("first")
             }
             var empty: [LogKey] = []
@@ -65,7 +65,7 @@ struct LogAggregator: Sendable {
             if !empty.isEmpty {
                 _ = try await connection.query("""
                     UPDATE logs SET aggregate_after = NULL WHERE (job_id, attempt) IN (SELECT * FROM unnest($1::bigint[], $2::int[]))
-                    """, [PostgresArrays.literal(empty.map(\.job)), PostgresArrays.literal(empty.map(\.attempt))])
+                    """, [PostgresValue.array(empty.map(\.job)), PostgresValue.array(empty.map(\.attempt))])
             }
             if !appendable.isEmpty { try await appendAll(appendable, on: connection) }
             for key in oneByOne { try await aggregate(key, on: connection) }
@@ -124,7 +124,7 @@ struct LogAggregator: Sendable {
                 parts = cardinality(l.part_numbers) + agg.n,
                 \(Self.aggregatedColumns)
             FROM agg WHERE l.job_id = agg.job_id AND l.attempt = agg.attempt
-            """, [PostgresArrays.literal(logs.map(\.job)), PostgresArrays.literal(logs.map(\.attempt))])
+            """, [PostgresValue.array(logs.map(\.job)), PostgresValue.array(logs.map(\.attempt))])
     }
 
     /// A part belongs between aggregated ones (or the content is in the archive): merge in memory.
@@ -145,10 +145,10 @@ struct LogAggregator: Sendable {
             UPDATE logs SET content = $3, part_numbers = $4::int[], part_offsets = $5::bigint[], byte_size = $6, parts = $7,
                 purged_at = NULL, \(Self.aggregatedColumns)
             WHERE job_id = $1 AND attempt = $2
-            """, key + [.bytes(merged.content), PostgresArrays.literal(merged.numbers), PostgresArrays.literal(merged.offsets),
+            """, key + [.bytes(merged.content), PostgresValue.array(merged.numbers), PostgresValue.array(merged.offsets),
                         .int(merged.content.count), .int(merged.numbers.count)])
         _ = try await connection.query("DELETE FROM log_parts WHERE job_id = $1 AND attempt = $2 AND number = ANY($3::int[])",
-                                   key + [PostgresArrays.literal(incoming.map(\.number))])
+                                   key + [PostgresValue.array(incoming.map(\.number))])
     }
 
     /// New content: due for (re-)archiving, its previous archive no longer counts.

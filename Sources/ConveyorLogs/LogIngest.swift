@@ -61,8 +61,8 @@ struct LogIngest: Sendable {
 
     /// Creates missing `logs` rows, then locks all of them in key order; returns bytes stored so far.
     private func lock(_ logs: [LogKey], on connection: PostgresConnection) async throws -> [LogKey: Int] {
-        let jobs = PostgresArrays.literal(logs.map(\.job))
-        let attempts = PostgresArrays.literal(logs.map(\.attempt))
+        let jobs = PostgresValue.array(logs.map(\.job))
+        let attempts = PostgresValue.array(logs.map(\.attempt))
         _ = try await connection.query("""
             INSERT INTO logs (job_id, attempt)
             SELECT * FROM unnest($1::bigint[], $2::int[]) ORDER BY 1, 2
@@ -145,9 +145,9 @@ struct LogIngest: Sendable {
             FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::int[], $5::int[], $6::bool[])
                 AS u(job_id, attempt, bytes, final_number, dropped, fresh)
             WHERE l.job_id = u.job_id AND l.attempt = u.attempt
-            """, [PostgresArrays.literal(keys.map(\.job)), PostgresArrays.literal(keys.map(\.attempt)),
-                  PostgresArrays.literal(keys.map { bytes[$0, default: 0] }), PostgresArrays.literal(keys.map { finals[$0] }),
-                  PostgresArrays.literal(keys.map { dropped[$0, default: 0] }),
+            """, [PostgresValue.array(keys.map(\.job)), PostgresValue.array(keys.map(\.attempt)),
+                  PostgresValue.array(keys.map { bytes[$0, default: 0] }), PostgresValue.array(keys.map { finals[$0] }),
+                  PostgresValue.array(keys.map { dropped[$0, default: 0] }),
                   .text("{" + keys.map { bytes[$0] != nil ? "t" : "f" }.joined(separator: ",") + "}"),
                   .double(configuration.aggregationDelaySeconds), .double(configuration.sweepAfterSeconds)])
     }
