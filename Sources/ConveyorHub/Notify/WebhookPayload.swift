@@ -1,3 +1,4 @@
+import ConveyorModel
 import Foundation
 
 /// The JSON body of a webhook, shaped like Travis CI's: `status`/`result` 0 for passed, 1 for
@@ -92,9 +93,6 @@ struct WebhookPayload: Encodable, Sendable {
     }
 
     static func iso(_ millis: Int64?) -> String? {
-        guard let millis else { return nil }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+        millis.map { UTCTimestamp.string(millis: $0) }
     }
 }
