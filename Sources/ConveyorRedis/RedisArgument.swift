@@ -12,7 +12,3 @@ public struct RedisArgument: Sendable, Hashable, ExpressibleByStringLiteral, Exp
 
 /// A command: name and arguments.
 public typealias RedisCommand = [RedisArgument]
-
-extension Array where Element == RedisArgument {
-    var raw: [[UInt8]] { map(\.bytes) }
-}

@@ -46,38 +46,9 @@ struct EncodedCommands: Sendable {
         count = commands.count
     }
 
+    /// Raw byte arguments: wrapped (the arrays are shared, not copied) and encoded the same way.
     init(raw commands: [[[UInt8]]]) throws(RedisError) {
-        if commands.isEmpty {
-            bytes = []
-            count = 0
-            return
-        }
-        let encoded = commands.withUnsafeBufferPointer { commands -> [UInt8]? in
-            var capacity = 0
-            for i in 0..<commands.count {
-                let ok = commands[i].withUnsafeBufferPointer { arguments -> Bool in
-                    capacity += Self.headerRoom
-                    for j in 0..<arguments.count { capacity += Self.headerRoom + arguments[j].count + 2 }
-                    return !arguments.isEmpty
-                }
-                if !ok { return nil }
-            }
-            return [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
-                var writer = Writer(start: buffer.baseAddress!)
-                for i in 0..<commands.count {
-                    commands[i].withUnsafeBufferPointer { arguments in
-                        writer.header(UInt8(ascii: "*"), arguments.count)
-                        for j in 0..<arguments.count {
-                            arguments[j].withUnsafeBufferPointer { writer.bulk($0) }
-                        }
-                    }
-                }
-                initialized = writer.position - buffer.baseAddress!
-            }
-        }
-        guard let encoded else { throw RedisError(code: .protocolError, message: "empty command") }
-        bytes = encoded
-        count = commands.count
+        try self.init(commands.map { $0.map(RedisArgument.init(bytes:)) })
     }
 
     /// Writes RESP into memory sized beforehand (`headerRoom` per header, payload + CRLF per argument).
