@@ -59,18 +59,13 @@ public struct SlotBook: Sendable {
     public func release(_ releases: [Release]) async throws {
         let calls = releases.map(releaseCall)
         let replies = try await redis.evaluateMany(scripts.release, calls: calls)
-        try Self.check(replies)
+        try replies.throwingFirstError()
     }
 
     private func releaseCall(_ r: Release) -> (keys: [RedisArgument], args: [RedisArgument]) {
         let mode: RedisArgument = r.forget ? "forget" : "keep"
         return (keys: [RedisArgument(keys.running(r.owner)), RedisArgument(keys.waiting(r.owner)), RedisArgument(keys.jobInfo(r.owner))],
                 args: [RedisArgument(r.job), mode])
-    }
-
-    /// The first script error among `replies`, thrown.
-    private static func check(_ replies: [RedisValue]) throws(RedisError) {
-        for case .error(let message) in replies { throw RedisError.server(message) }
     }
 
     /// Adds jobs to several owners' waiting sets with one pipeline, then wakes those owners with another.
@@ -85,7 +80,7 @@ public struct SlotBook: Sendable {
             return (keys: [RedisArgument(keys.waiting(call.owner)), RedisArgument(keys.running(call.owner)),
                            RedisArgument(keys.jobInfo(call.owner)), RedisArgument(keys.ownersWaiting)], args: args)
         })
-        try Self.check(replies)
+        try replies.throwingFirstError()
         try await wake(owners: calls.map(\.owner), reason: "enqueued")
     }
 
@@ -95,7 +90,7 @@ public struct SlotBook: Sendable {
         let commands: [RedisCommand] = owners.map {
             RedisClient.xaddCommand(keys.scheduler, fields: [("owner", RedisArgument($0)), ("reason", RedisArgument(reason))], trim: .maxLenApprox(100_000))
         }
-        for reply in try await redis.pipeline(commands) { try reply.throwingError() }
+        try await redis.pipeline(commands).throwingFirstError()
     }
 
     public func wake(owner: String, reason: String) async throws {

@@ -62,3 +62,11 @@ public enum RedisValue: Sendable, Hashable {
         return out
     }
 }
+
+extension Array where Element == RedisValue {
+    /// Throws the first server error among a pipeline's replies (each command's error stays in its
+    /// own reply; callers that need them all together use this).
+    public func throwingFirstError() throws(RedisError) {
+        for case .error(let message) in self { throw RedisError.server(message) }
+    }
+}

@@ -58,7 +58,7 @@ struct OwnerEvaluator: Sendable {
         }
         if !commands.isEmpty {
             commands += queues.sorted().map { ["SADD", RedisArgument(context.keys.queuesSet), RedisArgument($0)] }
-            for case .error(let message) in try await context.redis.pipeline(commands) { throw RedisError.server(message) }
+            try await context.redis.pipeline(commands).throwingFirstError()
             try await context.events.publish(events)
         }
         Counter(label: "conveyor_scheduler_admitted_total").increment(by: Int64(queuedIDs.count))

@@ -59,7 +59,7 @@ public struct SchedulerService: Service {
             let replies = try await context.redis.evaluateMany(context.scripts.prune, calls: chunk.map { owner in
                 (keys: [RedisArgument(context.keys.waiting(owner)), RedisArgument(context.keys.ownersWaiting)], args: [RedisArgument(owner)])
             })
-            for case .error(let message) in replies { throw RedisError.server(message) }
+            try replies.throwingFirstError()
         }
     }
 

@@ -14,7 +14,7 @@ struct EffectRunner: Sendable {
             ["SET", RedisArgument(keys.cancel($0)), "1", "EX", RedisArgument(Self.cancelKeySeconds)]
         }
         commands += effects.clearCancelKeys.map { ["DEL", RedisArgument(keys.cancel($0))] }
-        if !commands.isEmpty { try check(try await context.redis.pipeline(commands)) }
+        if !commands.isEmpty { try await context.redis.pipeline(commands).throwingFirstError() }
 
         // Each step is one pipeline however many jobs the effects cover (a batch of updates).
         let slots = context.slots
@@ -33,11 +33,7 @@ struct EffectRunner: Sendable {
             let publish: [RedisCommand] = effects.events.map {
                 RedisClient.xaddCommand(keys.events, fields: [("type", RedisArgument($0.type)), ("data", RedisArgument($0.data))], trim: trim)
             }
-            try check(try await context.redis.pipeline(publish))
+            try await context.redis.pipeline(publish).throwingFirstError()
         }
-    }
-
-    private func check(_ replies: [RedisValue]) throws {
-        for reply in replies { try reply.throwingError() }
     }
 }

@@ -31,7 +31,7 @@ struct StateReporter: Sendable {
     func finalPipeline(_ before: [RedisCommand], final event: JobEvent) async throws {
         let commands = before + [command(event), ["XACK", RedisArgument(queueStream), RedisArgument(Groups.workers), RedisArgument(entryID)]]
         try await retrying(event.kind.rawValue) {
-            for case .error(let message) in try await context.redis.pipeline(commands) { throw RedisError.server(message) }
+            try await context.redis.pipeline(commands).throwingFirstError()
         }
     }
 
@@ -39,7 +39,7 @@ struct StateReporter: Sendable {
     func sendAll(_ commands: [RedisCommand]) async {
         do {
             try await retrying("state") {
-                for case .error(let message) in try await context.redis.pipeline(commands) { throw RedisError.server(message) }
+                try await context.redis.pipeline(commands).throwingFirstError()
             }
         } catch {
             context.logger.warning("could not report state", metadata: ["job": "\(job)", "error": "\(error)"])

@@ -200,7 +200,7 @@ final class LogStream: @unchecked Sendable {
         let (pieces, commands) = parts(of: content, final: final)
         for attempt in 1...5 {
             do {
-                for reply in try await redis.pipeline(commands) { try reply.throwingError() }
+                try await redis.pipeline(commands).throwingFirstError()
                 parts.increment(by: Int64(pieces.count))
                 bytes.increment(by: Int64(content.count))
                 return
