@@ -55,16 +55,16 @@ enum JobStore {
         return String(decoding: JSONScalar.encode(payload), as: UTF8.self)
     }
 
-    /// Stores a record. `worker`: the worker to remember (nil keeps the current one); `clearWorker` on a new attempt.
-    static func save(job: Int64, record: JobRecord, worker: String?, clearWorker: Bool, on connection: PostgresConnection) async throws {
+    /// Stores a record and the worker the job remembers (`JobTransition.worker(after:…)`).
+    static func save(job: Int64, record: JobRecord, worker: String?, on connection: PostgresConnection) async throws {
         _ = try await connection.query("""
             UPDATE jobs SET state = $2, attempt = $3, last_seq = $4,
                 queued_at = to_timestamp($5::bigint / 1000.0), received_at = to_timestamp($6::bigint / 1000.0),
                 started_at = to_timestamp($7::bigint / 1000.0), finished_at = to_timestamp($8::bigint / 1000.0),
-                finished_reason = $9, worker = CASE WHEN $10 THEN NULL ELSE COALESCE($11, worker) END
+                finished_reason = $9, worker = $10
             WHERE id = $1
             """, [.int(job), .text(record.state.rawValue), .int(record.attempt), .int(record.lastSeq),
                   .optional(record.queuedAt), .optional(record.receivedAt), .optional(record.startedAt), .optional(record.finishedAt),
-                  .optional(record.finishedReason), .bool(clearWorker), .optional(worker)])
+                  .optional(record.finishedReason), .optional(worker)])
     }
 }

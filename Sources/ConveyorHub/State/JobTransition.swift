@@ -14,9 +14,8 @@ enum JobTransition {
             return nil
         case .applied(let next):
             try await JobStore.record(job: row.id, event: event, worker: worker, applied: true, note: nil, on: connection)
-            let newAttempt = next.attempt != row.record.attempt
-            let fromWorker = event.kind == .received || event.kind == .started || event.kind == .finished
-            try await JobStore.save(job: row.id, record: next, worker: fromWorker ? worker : nil, clearWorker: newAttempt, on: connection)
+            let remembered = Self.worker(after: event, reportedBy: worker, previous: row.worker, newAttempt: next.attempt != row.record.attempt)
+            try await JobStore.save(job: row.id, record: next, worker: remembered, on: connection)
             effects(of: event, on: row, becoming: next, changes: &changes)
             return next
         }
@@ -51,6 +50,14 @@ enum JobTransition {
         if let type = EventPayloads.jobEventType(for: next.state) {
             changes.effects.publish(type, EventPayloads.job(row, next))
         }
+    }
+
+    /// The worker a job remembers after an applied event: a new attempt forgets it, a worker's own
+    /// event (received, started, finished) names it, anything else keeps it.
+    static func worker(after event: JobEvent, reportedBy reporter: String?, previous: String?, newAttempt: Bool) -> String? {
+        if newAttempt { return nil }
+        let fromWorker = event.kind == .received || event.kind == .started || event.kind == .finished
+        return (fromWorker ? reporter : nil) ?? previous
     }
 
     static func enqueue(_ row: JobRow) -> HubEffects.Enqueue {

@@ -70,10 +70,8 @@ struct StateBatchHandler: Sendable {
         var outcome = Outcome()
         /// One audit row per known event, in order.
         var audit: [AuditRow] = []
-        /// The jobs whose record changed, as they are now.
+        /// The jobs whose record changed, as they are now (record and remembered worker).
         var changed: [Int64: JobRow] = [:]
-        /// The worker each changed job remembers.
-        var workers: [Int64: String?] = [:]
         /// States at the start of the batch, of the jobs whose state or attempt changed.
         var before: [Int64: JobState] = [:]
         /// The builds of those jobs.
@@ -112,11 +110,7 @@ struct StateBatchHandler: Sendable {
                 result.outcome.applied += 1
                 JobTransition.effects(of: update.event, on: row, becoming: next, changes: &changes)
                 let newAttempt = next.attempt != row.record.attempt
-                let kind = update.event.kind
-                let fromWorker = kind == .received || kind == .started || kind == .finished
-                // As `JobStore.save`: a new attempt forgets the worker, a worker event names it.
-                let worker: String? = newAttempt ? nil : ((fromWorker ? update.worker : nil) ?? row.worker)
-                result.workers[row.id] = .some(worker)
+                let worker = JobTransition.worker(after: update.event, reportedBy: update.worker, previous: row.worker, newAttempt: newAttempt)
                 if newAttempt || next.state != row.record.state {
                     if result.before[row.id] == nil { result.before[row.id] = locked[row.id]?.record.state }
                     result.builds.insert(row.buildID)
@@ -158,7 +152,7 @@ struct StateBatchHandler: Sendable {
             """, [.array(jobs.map(\.id)), .array(records.map { Optional($0.state.rawValue) }), .array(records.map(\.attempt)),
                   .array(records.map(\.lastSeq)), .array(records.map(\.queuedAt)), .array(records.map(\.receivedAt)),
                   .array(records.map(\.startedAt)), .array(records.map(\.finishedAt)), .array(records.map(\.finishedReason)),
-                  .array(jobs.map { applied.workers[$0.id] ?? nil })])
+                  .array(jobs.map(\.worker))])
     }
 
     /// Re-derives each touched build once. The common case (a job moved, the build's state and open
