@@ -148,7 +148,7 @@ struct LogIngest: Sendable {
             """, [PostgresValue.array(keys.map(\.job)), PostgresValue.array(keys.map(\.attempt)),
                   PostgresValue.array(keys.map { bytes[$0, default: 0] }), PostgresValue.array(keys.map { finals[$0] }),
                   PostgresValue.array(keys.map { dropped[$0, default: 0] }),
-                  .text("{" + keys.map { bytes[$0] != nil ? "t" : "f" }.joined(separator: ",") + "}"),
+                  .array(keys.map { bytes[$0] != nil }),
                   .double(configuration.aggregationDelaySeconds), .double(configuration.sweepAfterSeconds)])
     }
 

@@ -50,14 +50,6 @@ struct StateReporter: Sendable {
         JobEvent(kind: .reset, attempt: attempt, seq: Self.finalSeq, at: nowMillis(), reason: reason)
     }
 
-    func received(at: Int64) async throws {
-        try await send(JobEvent(kind: .received, attempt: attempt, seq: Self.receivedSeq, at: at))
-    }
-
-    func started(at: Int64) async throws {
-        try await send(JobEvent(kind: .started, attempt: attempt, seq: Self.startedSeq, at: at))
-    }
-
     func finished(_ result: JobState, reason: String?, receivedAt: Int64?, startedAt: Int64?) async throws {
         try await send(finishedEvent(result, reason: reason, receivedAt: receivedAt, startedAt: startedAt))
     }
