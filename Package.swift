@@ -34,6 +34,8 @@ let package = Package(
         system("CLibSSH2", pkg: "libssh2", apt: "libssh2-1-dev"),
         system("CLibvirt", pkg: "libvirt", apt: "libvirt-dev"),
         system("CCurl", pkg: "libcurl", apt: "libcurl4-openssl-dev"),
+        // Linux's epoll header, for the Postgres pool's statement loop (part of libc, no package).
+        .systemLibrary(name: "CEpoll"),
 
         // One Swift module per client.
         .target(name: "ConveyorThreads", swiftSettings: swiftSettings),
@@ -43,7 +45,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: swiftSettings),
         .target(name: "ConveyorPostgres", dependencies: [
-            "CLibPQ", "ConveyorThreads",
+            "CLibPQ", "CEpoll", "ConveyorThreads",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: swiftSettings),

@@ -4,36 +4,50 @@ import Foundation
 struct QueuedStatement: Sendable {
     var statement: PipelinedStatement
     var continuation: CheckedContinuation<PostgresResult, any Error>
+
+    var pipelinable: Bool { statement.pipelinable }
 }
 
-/// The pool's connections and its queue of single statements.
+/// What a connection does next with statements from the queue.
+enum Assignment {
+    /// Sent as one pipeline, the statement loop reading the results.
+    case pipeline([QueuedStatement])
+    /// Run on the connection's own thread (a statement without parameters).
+    case ownThread([QueuedStatement])
+}
+
+/// The pool's connections, who is using each, and its queue of single statements.
 ///
-/// A connection is idle, lent (`acquire`, for `withConnection` and transactions) or draining: its
-/// thread takes every statement queued and sends them as one pipeline, again and again until the
-/// queue is empty, then returns to the pool. A statement wakes an idle connection when there is
-/// one (statements run in parallel on as many connections as there are); when every connection is
-/// busy, statements accumulate and the next connection to finish a batch sends them all together,
-/// so one thread wake-up and one round trip carry many (see `PostgresConnection+Batches.swift`).
-/// Batching only when all connections are busy measured best: with fewer connections draining
-/// bigger batches, statements wait for a whole batch's round trip and fewer server backends work.
+/// A connection is idle, lent (`acquire`, for `withConnection` and transactions, whose task then runs
+/// on the connection's own thread), in the statement loop (statements in flight, see
+/// `StatementLoop`), or busy on its own thread (connecting, or a statement the loop does not
+/// pipeline). A single statement is sent at once, by its caller, on an idle connection, so
+/// statements run in parallel on as many server backends; when none is idle it waits in the queue,
+/// and the next connection to finish takes the queue (up to `maxInFlight`) as one pipeline. Nothing
+/// is queued behind statements already in flight, which may be slow.
 ///
 /// A lock rather than an actor: every operation is a few instructions, and doing them in place
 /// (no `Task`, no executor hop) is what saves thread wake-ups per statement.
 final class ConnectionPool: @unchecked Sendable {
     // @unchecked Sendable: every mutable field is only touched with `lock` held.
+    enum Use { case idle, lent, loop, ownThread }
+
     private let lock = NSLock()
-    private var idle: [PostgresConnection]
     private let all: [PostgresConnection]
+    private var use: [Use]
+    private var idle: [Int]
     private var waiters: [CheckedContinuation<PostgresConnection, any Error>] = []
     private var queue: [QueuedStatement] = []
-    private var draining = 0
     private var closed = false
-    /// Most statements in one pipeline (bounds how long a batch keeps its callers waiting).
-    static let maxBatch = 64
+    private(set) var loop: StatementLoop!
+    /// Most statements in one pipeline (bounds how long a pipeline keeps its callers waiting).
+    static let maxInFlight = 64
 
     init(connections: [PostgresConnection]) {
-        idle = connections
         all = connections
+        use = Array(repeating: .idle, count: connections.count)
+        idle = Array(connections.indices.reversed())
+        loop = StatementLoop(pool: self, connections: connections)
     }
 
     // MARK: - Lending (withConnection, transactions)
@@ -45,9 +59,10 @@ final class ConnectionPool: @unchecked Sendable {
             if closed {
                 lock.unlock()
                 continuation.resume(throwing: PostgresError(code: .closed, message: "client closed"))
-            } else if let connection = idle.popLast() {
+            } else if let i = idle.popLast() {
+                use[i] = .lent
                 lock.unlock()
-                continuation.resume(returning: connection)
+                continuation.resume(returning: all[i])
             } else {
                 waiters.append(continuation)
                 lock.unlock()
@@ -59,30 +74,63 @@ final class ConnectionPool: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if closed { throw PostgresError(code: .closed, message: "client closed") }
-        return idle.popLast()
+        guard let i = idle.popLast() else { return nil }
+        use[i] = .lent
+        return all[i]
     }
 
-    /// A lent connection comes back: it drains queued statements (first if no other connection
-    /// does, so they cannot starve behind transactions), else goes to the first waiter, else idles.
+    /// A lent connection comes back, or one finished work on its own thread.
     func release(_ connection: PostgresConnection) {
         lock.lock()
-        if !closed && !queue.isEmpty && (draining == 0 || waiters.isEmpty) {
-            draining += 1
-            lock.unlock()
-            connection.drain(self)
-        } else if !waiters.isEmpty {
+        let next = handBack(connection.index)
+        if let next { loop.dispatch(next, on: connection, self) }
+    }
+
+    /// The loop has delivered every statement it had on connection `i` and taken it out of
+    /// pipeline mode: it is handed back, or takes the queue.
+    func finished(_ i: Int) {
+        release(all[i])
+    }
+
+    /// With `lock` held, which it releases: the connection goes to the first waiter, unless
+    /// statements wait and no other connection serves them (they cannot starve behind
+    /// transactions); else it takes the queued statements; else it idles.
+    private func handBack(_ i: Int) -> Assignment? {
+        use[i] = .idle
+        if !closed && !waiters.isEmpty && (queue.isEmpty || use.contains(.loop) || use.contains(.ownThread)) {
+            use[i] = .lent
             let waiter = waiters.removeFirst()
             lock.unlock()
-            waiter.resume(returning: connection)
-        } else {
-            idle.append(connection)
-            lock.unlock()
+            waiter.resume(returning: all[i])
+            return nil
         }
+        let next = closed ? nil : takeQueued(i)
+        if next == nil { idle.append(i) }
+        lock.unlock()
+        return next
+    }
+
+    /// With `lock` held: the queued statements connection `i` takes, marking its use.
+    private func takeQueued(_ i: Int) -> Assignment? {
+        guard let first = queue.first else { return nil }
+        if !first.pipelinable {
+            use[i] = .ownThread
+            return .ownThread([queue.removeFirst()])
+        }
+        var taken: [QueuedStatement] = []
+        var left: [QueuedStatement] = []
+        for item in queue {
+            if item.pipelinable && taken.count < Self.maxInFlight { taken.append(item) } else { left.append(item) }
+        }
+        queue = left
+        use[i] = .loop
+        return .pipeline(taken)
     }
 
     // MARK: - Single statements
 
-    /// Queues one statement and wakes an idle connection if there is one.
+    /// Sends one statement on an idle connection, from the caller's thread (a non-blocking send),
+    /// or queues it when none is idle.
     func submit(_ item: QueuedStatement) {
         lock.lock()
         if closed {
@@ -90,57 +138,42 @@ final class ConnectionPool: @unchecked Sendable {
             item.continuation.resume(throwing: PostgresError(code: .closed, message: "client closed"))
             return
         }
-        queue.append(item)
-        let woken = idle.popLast()
-        if woken != nil { draining += 1 }
+        guard let i = idle.popLast() else {
+            queue.append(item)
+            lock.unlock()
+            return
+        }
+        use[i] = item.pipelinable ? .loop : .ownThread
         lock.unlock()
-        woken?.drain(self)
+        loop.dispatch(item.pipelinable ? .pipeline([item]) : .ownThread([item]), on: all[i], self)
     }
 
-    /// The next batch for a draining connection, or nil when it should stop: the queue is empty
-    /// (it becomes idle), a `withConnection` caller waits (it is handed over, so a stream of single
-    /// statements cannot starve transactions), or the pool is closed.
-    func nextBatch(for connection: PostgresConnection) -> [QueuedStatement]? {
-        lock.lock()
-        if closed || queue.isEmpty || !waiters.isEmpty {
-            draining -= 1
-            if closed {
-                lock.unlock()
-            } else if !waiters.isEmpty {
-                let waiter = waiters.removeFirst()
-                lock.unlock()
-                waiter.resume(returning: connection)
-            } else {
-                idle.append(connection)
-                lock.unlock()
-            }
-            return nil
-        }
-        let batch: [QueuedStatement]
-        if queue.count <= Self.maxBatch {
-            batch = queue
-            queue.removeAll(keepingCapacity: true)
-        } else {
-            batch = Array(queue.prefix(Self.maxBatch))
-            queue.removeFirst(Self.maxBatch)
-        }
-        lock.unlock()
-        return batch
+    /// The loop gives connection `i` up to its own thread (to connect, or reconnect and run what was
+    /// in flight).
+    func moveToOwnThread(_ i: Int) {
+        lock.withLock { use[i] = .ownThread }
     }
 
     // MARK: - Closing
 
-    /// Fails every waiter and queued statement; returns all connections for closing.
-    func drain() -> [PostgresConnection] {
-        lock.lock()
-        closed = true
-        let waiting = waiters
-        waiters.removeAll()
-        let statements = queue
-        queue.removeAll()
-        lock.unlock()
+    /// Fails every waiter and queued statement and stops the loop (which fails what it has in
+    /// flight); returns all connections for closing once the loop has stopped.
+    func drain() async -> [PostgresConnection] {
+        let (waiting, statements) = close()
         for waiter in waiting { waiter.resume(throwing: PostgresError(code: .closed, message: "client closed")) }
         for item in statements { item.continuation.resume(throwing: PostgresError(code: .closed, message: "client closed")) }
+        await loop.stop()
         return all
+    }
+
+    private func close() -> ([CheckedContinuation<PostgresConnection, any Error>], [QueuedStatement]) {
+        lock.withLock {
+            closed = true
+            defer {
+                waiters.removeAll()
+                queue.removeAll()
+            }
+            return (waiters, queue)
+        }
     }
 }

@@ -8,6 +8,10 @@ import Glibc
 struct PipelinedStatement: Sendable {
     var sql: String
     var params: [PostgresValue]
+
+    /// A statement without parameters may hold several commands, which only the simple protocol
+    /// (outside a pipeline) accepts; libpq sends at most 65535 parameters.
+    var pipelinable: Bool { !params.isEmpty && params.count <= 65_535 }
 }
 
 extension PGConnHandle {
@@ -101,12 +105,6 @@ extension PGConnHandle {
             return .failure(PostgresError(code: .connectionLost, message: error.message, query: sql))
         }
         return outcome ?? .failure(PostgresError(code: .connectionLost, message: "no result", query: sql))
-    }
-
-    /// TCP_CORK on or off; a no-op on Unix-domain sockets, where it does not apply.
-    private static func cork(_ socket: Int32, _ on: Bool) {
-        var value: Int32 = on ? 1 : 0
-        _ = setsockopt(socket, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))
     }
 
     /// Writes libpq's output buffer in non-blocking mode, reading input whenever the server has

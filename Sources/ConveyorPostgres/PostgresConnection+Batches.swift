@@ -1,37 +1,38 @@
 import Foundation
 
-/// Draining the pool's queue of single statements, on the connection's own thread.
+/// Single statements on the connection's own thread: what the pool's `StatementLoop` must not do
+/// because it blocks (connecting), cannot pipeline (statements without parameters), or retries
+/// after the connection was lost.
 extension PostgresConnection {
-    /// Starts this connection's thread on the pool's queue; the pool has already counted it as
-    /// draining. It runs batch after batch until `nextBatch` lets it go.
-    func drain(_ pool: ConnectionPool) {
+    /// Runs `items` here, then hands the connection back to the pool. The pool has already marked it
+    /// busy on its own thread.
+    func runOnOwnThread(_ items: [QueuedStatement], retryingConnectionFailures: Bool, _ pool: ConnectionPool) {
         let accepted = thread.submit { [self] in
-            while let batch = pool.nextBatch(for: self) { run(batch) }
+            if !items.isEmpty { run(items, retrying: retryingConnectionFailures) }
+            pool.release(self)
         }
         if !accepted {
             // The thread is shut down (client closing): nothing can run here.
-            while let batch = pool.nextBatch(for: self) {
-                for item in batch {
-                    item.continuation.resume(throwing: PostgresError(code: .closed, message: "client closed"))
-                }
+            for item in items {
+                item.continuation.resume(throwing: PostgresError(code: .closed, message: "client closed"))
             }
         }
     }
 
-    /// Runs one batch and resumes each caller with its own outcome as soon as it is known.
-    /// Statements that met a connection failure are run once more, on this connection reconnected
-    /// (as the one-connection-per-statement path did), so a server restart costs callers nothing.
-    private func run(_ batch: [QueuedStatement]) {
+    /// Runs one batch and resumes each caller with its own outcome as soon as it is known. With
+    /// `retrying`, statements that met a connection failure run once more on this connection
+    /// reconnected, so a server restart costs callers nothing.
+    private func run(_ batch: [QueuedStatement], retrying: Bool) {
         var retry: [Int] = []
         execute(batch.map(\.statement)) { i, outcome in
-            if case .failure(let error) = outcome, error.isConnectionFailure {
+            if retrying, case .failure(let error) = outcome, error.isConnectionFailure {
                 retry.append(i)
             } else {
-                Self.resume(batch[i], outcome)
+                batch[i].resume(with: outcome)
             }
         }
         if retry.isEmpty { return }
-        execute(retry.map { batch[$0].statement }) { j, outcome in Self.resume(batch[retry[j]], outcome) }
+        execute(retry.map { batch[$0].statement }) { j, outcome in batch[retry[j]].resume(with: outcome) }
     }
 
     /// Connects if needed, then sends runs of parameterized statements as pipelines. A statement
@@ -51,8 +52,8 @@ extension PostgresConnection {
         var start = 0
         while start < statements.count {
             var end = start + 1
-            if Self.pipelinable(statements[start]) {
-                while end < statements.count && Self.pipelinable(statements[end]) { end += 1 }
+            if statements[start].pipelinable {
+                while end < statements.count && statements[end].pipelinable { end += 1 }
             }
             if end - start == 1 {
                 let statement = statements[start]
@@ -62,18 +63,6 @@ extension PostgresConnection {
                 handle.executePipelined(Array(statements[start..<end])) { i, outcome in deliver(offset + i, outcome) }
             }
             start = end
-        }
-    }
-
-    /// libpq sends at most 65535 parameters; `execute` reports the error for larger ones.
-    private static func pipelinable(_ statement: PipelinedStatement) -> Bool {
-        !statement.params.isEmpty && statement.params.count <= 65_535
-    }
-
-    private static func resume(_ item: QueuedStatement, _ outcome: Result<PostgresResult, PostgresError>) {
-        switch outcome {
-        case .success(let result): item.continuation.resume(returning: result)
-        case .failure(let error): item.continuation.resume(throwing: error)
         }
     }
 }

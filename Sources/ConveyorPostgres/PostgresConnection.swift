@@ -4,20 +4,27 @@ import Foundation
 
 /// One libpq connection confined to its own thread, reconnecting after failures.
 ///
-/// Single statements (`PostgresClient.query`) reach it through the pool's queue, in pipelined
-/// batches (`PostgresConnection+Batches.swift`). The thread is also a `TaskExecutor`: while a caller holds the connection (`withConnection`,
+/// Single statements (`PostgresClient.query`) reach it through the pool's queue: the pool's
+/// `StatementLoop` sends them on it while it is idle, pipelined, and its own thread connects it and
+/// runs what the loop cannot (`PostgresConnection+Batches.swift`). The thread is also a `TaskExecutor`: while a caller holds the connection (`withConnection`,
 /// `transaction`), its task runs on the connection's thread, so the statements of a transaction
 /// execute in place instead of each paying two thread hand-offs (there and back).
 public final class PostgresConnection: @unchecked Sendable {
-    // @unchecked Sendable: `handle` is only touched on `thread` (inside closures run there, or by a
-    // task running on `executor`, whose jobs run on that same thread).
+    // @unchecked Sendable: `handle` is used by one thread at a time, as the pool says: `thread`
+    // (closures run there, or a task running on `executor`) while the connection is lent or busy on
+    // its own thread, the pool's `StatementLoop` while it drives it. Each hand-over goes through the
+    // pool's lock, which orders the two threads' accesses.
     let thread: DedicatedThread
     let handle = PGConnHandle()
     let settings: PostgresClient.Configuration
     let executor: ConnectionExecutor
+    /// Position in the pool.
+    let index: Int
 
-    init(settings: PostgresClient.Configuration, name: String) {
+    init(settings: PostgresClient.Configuration, index: Int) {
         self.settings = settings
+        self.index = index
+        let name = "postgres-\(index)"
         self.thread = DedicatedThread(name: name)
         self.executor = ConnectionExecutor(thread: thread)
     }

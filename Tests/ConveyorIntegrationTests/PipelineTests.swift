@@ -84,9 +84,15 @@ import Testing
                 return snapshot?.final == true && snapshot?.text.contains("hello first") == true
             }
             #expect(hasLog, "job log incomplete")
-            let events = try await context.redis.send(["XRANGE", RedisArgument(context.keys.events), "-", "+"]).array ?? []
-            let finishedEvents = events.filter { StreamEntryText.type(of: $0) == "build:finished" }
-            #expect(finishedEvents.count == 1, "exactly one build:finished")
+            // The hub publishes a batch's events after its transaction commits: the state can be
+            // read in Postgres a moment before `build:finished` is on the stream.
+            func finishedEvents() async throws -> Int {
+                let events = try await context.redis.send(["XRANGE", RedisArgument(context.keys.events), "-", "+"]).array ?? []
+                return events.filter { StreamEntryText.type(of: $0) == "build:finished" }.count
+            }
+            let published = try await eventually(timeout: .seconds(30)) { try await finishedEvents() > 0 }
+            #expect(published, "no build:finished on the events stream")
+            #expect(try await finishedEvents() == 1, "exactly one build:finished")
             group.cancelAll()
         }
         await second.close()

@@ -266,43 +266,52 @@ struct PostgresBench {
         struct Case {
             var name: String
             var script: String
-            var ours: @Sendable (PostgresClient) async throws -> Void
+            var ours: @Sendable (PostgresClient, inout BenchRandom) async throws -> Void
+            /// Also measured with the tasks on the client's executor (single statements only).
+            var onClientExecutorToo = true
         }
         let rows = Self.updateRows
         let cases: [Case] = [
             Case(name: "postgres INSERT 1 row", script: """
                 \\set k random(1, 1000000000)
                 INSERT INTO bench_insert (k, v) VALUES (:k, 'payload');
-                """, ours: { pg in
-                    try await pg.query("INSERT INTO bench_insert (k, v) VALUES ($1, $2)", [.int(Int.random(in: 1...1_000_000_000)), .text("payload")])
+                """, ours: { pg, random in
+                    try await pg.query("INSERT INTO bench_insert (k, v) VALUES ($1, $2)", [.int(random.next(in: 1...1_000_000_000)), .text("payload")])
                 }),
             Case(name: "postgres UPDATE 1 row", script: """
                 \\set id random(1, \(rows))
                 UPDATE bench_update SET v = v + 1 WHERE id = :id;
-                """, ours: { pg in
-                    try await pg.query("UPDATE bench_update SET v = v + 1 WHERE id = $1", [.int(Int.random(in: 1...rows))])
+                """, ours: { pg, random in
+                    try await pg.query("UPDATE bench_update SET v = v + 1 WHERE id = $1", [.int(random.next(in: 1...rows))])
                 }),
             Case(name: "postgres INSERT in transaction {}", script: """
                 \\set k random(1, 1000000000)
                 BEGIN ISOLATION LEVEL READ COMMITTED;
                 INSERT INTO bench_insert (k, v) VALUES (:k, 'payload');
                 COMMIT;
-                """, ours: { pg in
+                """, ours: { pg, random in
+                    let k = random.next(in: 1...1_000_000_000)
                     _ = try await pg.transaction { connection in
-                        try await connection.query("INSERT INTO bench_insert (k, v) VALUES ($1, $2)", [.int(Int.random(in: 1...1_000_000_000)), .text("payload")])
+                        try await connection.query("INSERT INTO bench_insert (k, v) VALUES ($1, $2)", [.int(k), .text("payload")])
                     }
-                }),
+                }, onClientExecutorToo: false),
         ]
         // Warm up every connection of the pool.
-        _ = try await measure(client, seconds: 1, cases[0].ours)
+        _ = try await measure(client, seconds: 1, onClientExecutor: false, cases[0].ours)
 
         let pgURL = URLComponents(string: url)
         var results: [BenchResult] = []
         for (i, benchCase) in cases.enumerated() {
             try await reset(client)
-            print("\(benchCase.name): ours, \(c) tasks, pool \(c), \(options.seconds) s…")
-            let ours = try await measure(client, seconds: options.seconds, benchCase.ours)
+            print("\(benchCase.name): ours, \(c) tasks on Swift's pool, pool \(c), \(options.seconds) s…")
+            let ours = try await measure(client, seconds: options.seconds, onClientExecutor: false, benchCase.ours)
             try await reset(client)
+            var oursOnExecutor: Double?
+            if benchCase.onClientExecutorToo {
+                print("\(benchCase.name): ours, \(c) tasks on the client's executor, pool \(c), \(options.seconds) s…")
+                oursOnExecutor = try await measure(client, seconds: options.seconds, onClientExecutor: true, benchCase.ours)
+                try await reset(client)
+            }
             let script = folder.appendingPathComponent("case\(i).sql")
             try benchCase.script.write(to: script, atomically: true, encoding: .utf8)
             var arguments = ["-n", "-M", options.pgbenchMode, "-c", String(c), "-j", String(options.pgThreads), "-T", String(options.seconds), "-f", script.path]
@@ -316,9 +325,13 @@ struct PostgresBench {
                   let tps = Double(line.dropFirst(6).prefix { $0 != " " }) else {
                 throw BenchError("no tps in pgbench output:\n\(output)")
             }
+            let command = "pgbench -n -M \(options.pgbenchMode) -c \(c) -j \(options.pgThreads) -T \(options.seconds) -f <script>"
             results.append(BenchResult(name: benchCase.name, unit: "tx/s", ours: ours, reference: tps,
-                                       referenceCommand: "pgbench -n -M \(options.pgbenchMode) -c \(c) -j \(options.pgThreads) -T \(options.seconds) -f <script>",
-                                       script: benchCase.script))
+                                       referenceCommand: command, script: benchCase.script))
+            if let oursOnExecutor {
+                results.append(BenchResult(name: benchCase.name + ", tasks on client.executor", unit: "tx/s", ours: oursOnExecutor,
+                                           reference: tps, referenceCommand: command, script: benchCase.script))
+            }
         }
         try await client.query("DROP TABLE IF EXISTS bench_insert, bench_update")
         return results
@@ -332,16 +345,19 @@ struct PostgresBench {
         try await client.query("CHECKPOINT")
     }
 
-    /// `pgClients` tasks run `body` in a loop for `seconds`; returns calls per second.
-    private func measure(_ client: PostgresClient, seconds: Int, _ body: @escaping @Sendable (PostgresClient) async throws -> Void) async throws -> Double {
+    /// `pgClients` tasks run `body` in a loop for `seconds`, on Swift's pool or preferring the client's
+    /// executor; returns calls per second.
+    private func measure(_ client: PostgresClient, seconds: Int, onClientExecutor: Bool,
+                         _ body: @escaping @Sendable (PostgresClient, inout BenchRandom) async throws -> Void) async throws -> Double {
         let start = ContinuousClock.now
         let deadline = start + .seconds(seconds)
         let total = try await withThrowingTaskGroup(of: Int.self) { group in
-            for _ in 0..<options.pgClients {
-                group.addTask {
+            for task in 0..<options.pgClients {
+                group.addTask(executorPreference: onClientExecutor ? client.executor : nil) {
                     var n = 0
+                    var random = BenchRandom(seed: UInt64(task))
                     while ContinuousClock.now < deadline {
-                        try await body(client)
+                        try await body(client, &random)
                         n += 1
                     }
                     return n
@@ -354,6 +370,23 @@ struct PostgresBench {
 }
 
 // MARK: - Report
+
+/// SplitMix64: the benchmark's values without a `getrandom` system call per statement
+/// (`Int.random` makes one on Linux; pgbench's `random()` is a user-space generator too).
+struct BenchRandom {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1 }
+
+    mutating func next(in range: ClosedRange<Int>) -> Int {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return range.lowerBound + Int(z % UInt64(range.count))
+    }
+}
 
 struct BenchResult: Codable, Sendable {
     var name: String
