@@ -35,22 +35,10 @@ extension PGConnHandle {
             return failAll { _ in error }
         }
 
-        // Send everything without blocking: in blocking mode a large batch could deadlock, we
-        // waiting to write while the server waits for us to read its results.
+        // Send everything without blocking (`send`, corked): in blocking mode a large batch could
+        // deadlock, we waiting to write while the server waits for us to read its results.
         PQsetnonblocking(conn, 1)
-        // libpq 15's PQpipelineSync writes to the socket every time: corked, the kernel holds the
-        // segments until the whole batch is queued, so the server gets (and wakes for) one.
-        let socket = PQsocket(conn)
-        Self.cork(socket, true)
-        var sent = 0
-        for statement in statements {
-            let queued = Self.withParameters(statement.params) { n, types, values, lengths, formats in
-                PQsendQueryParams(conn, statement.sql, n, types, values, lengths, formats, 0)
-            }
-            guard queued == 1, PQpipelineSync(conn) == 1 else { break }
-            sent += 1
-        }
-        Self.cork(socket, false)
+        let sent = send(statements)
         let flushed = sent == statements.count && flush(conn)
         if !flushed {
             // A failed send leaves the pipeline in an unknown state: give the connection up.
