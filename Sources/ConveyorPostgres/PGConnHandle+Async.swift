@@ -84,7 +84,7 @@ extension PGConnHandle {
     }
 
     /// TCP_CORK on or off; a no-op on Unix-domain sockets, where it does not apply.
-    static func cork(_ socket: Int32, _ on: Bool) {
+    private static func cork(_ socket: Int32, _ on: Bool) {
         var value: Int32 = on ? 1 : 0
         _ = setsockopt(socket, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))
     }

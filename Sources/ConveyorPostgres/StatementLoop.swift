@@ -88,10 +88,7 @@ final class StatementLoop: @unchecked Sendable {
             return
         }
         guard connection.handle.isConnected, connection.handle.beginAsync() else {
-            connection.handle.close()
-            pool.moveToOwnThread(connection.index)
-            connection.runOnOwnThread(items, retryingConnectionFailures: true, pool)
-            return
+            return handToOwnThread(connection, items, retryingConnectionFailures: true, pool)
         }
         if !driver.send(items) || !arm(driver) { lost(driver) }
     }
@@ -190,14 +187,21 @@ final class StatementLoop: @unchecked Sendable {
     private func lost(_ driver: ActiveConnection) {
         let (failed, retry) = driver.takeUndelivered()
         for (item, error) in failed { item.fail(error) }
-        let connection = driver.connection
-        connection.handle.close()
         guard let pool else {
+            driver.connection.handle.close()
             for item in retry { item.fail(PostgresError(code: .closed, message: "client closed", query: item.statement.sql)) }
             return
         }
+        handToOwnThread(driver.connection, retry, retryingConnectionFailures: false, pool)
+    }
+
+    /// Closes the connection (it reconnects on its own thread, never reused broken) and gives it and
+    /// `items` to its own thread, which hands it back to the pool afterwards.
+    private func handToOwnThread(_ connection: PostgresConnection, _ items: [QueuedStatement],
+                                 retryingConnectionFailures: Bool, _ pool: ConnectionPool) {
+        connection.handle.close()
         pool.moveToOwnThread(connection.index)
-        connection.runOnOwnThread(retry, retryingConnectionFailures: false, pool)
+        connection.runOnOwnThread(items, retryingConnectionFailures: retryingConnectionFailures, pool)
     }
 
     /// Fails what is in flight and lets no driver send again; `stop` returns.
