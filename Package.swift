@@ -34,11 +34,11 @@ let package = Package(
         system("CLibSSH2", pkg: "libssh2", apt: "libssh2-1-dev"),
         system("CLibvirt", pkg: "libvirt", apt: "libvirt-dev"),
         system("CCurl", pkg: "libcurl", apt: "libcurl4-openssl-dev"),
-        // Linux's epoll header, for the Postgres pool's statement loop (part of libc, no package).
+        // Linux's epoll and eventfd headers, for the event loops (part of libc, no package).
         .systemLibrary(name: "CEpoll"),
 
         // One Swift module per client.
-        .target(name: "ConveyorThreads", swiftSettings: swiftSettings),
+        .target(name: "ConveyorThreads", dependencies: ["CEpoll"], swiftSettings: swiftSettings),
         .target(name: "ConveyorRedis", dependencies: [
             "CHiredis", "ConveyorThreads",
             .product(name: "Logging", package: "swift-log"),
@@ -94,7 +94,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "conveyor", dependencies: [
-            "ConveyorNode", "ConveyorHTTPClient", "ConveyorModel",
+            "ConveyorNode", "ConveyorHTTPClient", "ConveyorModel", "ConveyorThreads",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
 
@@ -103,11 +103,12 @@ let package = Package(
 
         // Benchmarks (see bench/README.md).
         .executableTarget(name: "conveyor-bench", dependencies: [
-            "ConveyorNode", "ConveyorTesting",
+            "ConveyorNode", "ConveyorTesting", "ConveyorThreads",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "bench/Sources/conveyor-bench", swiftSettings: swiftSettings),
 
         .testTarget(name: "ConveyorModelTests", dependencies: ["ConveyorModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "ConveyorThreadsTests", dependencies: ["ConveyorThreads"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorRedisTests", dependencies: ["ConveyorRedis", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorPostgresTests", dependencies: ["ConveyorPostgres", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorClientsTests", dependencies: [

@@ -1,3 +1,4 @@
-// Linux epoll (sys/epoll.h), which the Glibc module does not export: the Postgres statement loop
-// waits on every connection socket with it.
+// Linux epoll (sys/epoll.h) and eventfd (sys/eventfd.h), which the Glibc module does not export:
+// Conveyor's event loops (ConveyorThreads.EventLoop) wait on sockets and wake-ups with them.
 #include <sys/epoll.h>
+#include <sys/eventfd.h>

@@ -16,6 +16,9 @@ public struct Settings: Sendable {
     public var webhookSecret: String?
     public var redisPoolSize = 4
     public var postgresPoolSize = 4
+    /// Threads of the node's event loops (`EventLoopGroup`), which run its Swift tasks and read
+    /// Postgres results; 0 leaves tasks on Swift's default pool.
+    public var eventLoopThreads = ProcessInfo.processInfo.activeProcessorCount
     public var migrateOnStart = true
 
     // Scheduling

@@ -1,4 +1,5 @@
 import CLibPQ
+import ConveyorThreads
 import Foundation
 
 /// A connection in the statement loop: its statements in flight, in the order they were sent, and
@@ -8,8 +9,16 @@ import Foundation
 /// Each statement's results end with a NULL from `PQgetResult`, then comes its Sync
 /// (`PGRES_PIPELINE_SYNC`, no NULL after it). A statement is delivered at its Sync: only then is its
 /// implicit transaction committed or rolled back.
-final class ActiveConnection {
+///
+/// It watches its socket on `loop`, for its `StatementLoop`.
+final class ActiveConnection: EventLoopWatcher, @unchecked Sendable {
+    // @unchecked Sendable: every mutable field is only touched with `lock` held, except `token` and
+    // `statementLoop`, set once by `watch(for:)` before the socket is first watched.
     let connection: PostgresConnection
+    /// The event loop its socket is watched on, which reads its results.
+    let loop: EventLoop
+    private var token: UInt64 = 0
+    private weak var statementLoop: StatementLoop?
     let lock = NSLock()
     /// The loop has ended: nothing is sent any more.
     var stopped = false
@@ -23,13 +32,65 @@ final class ActiveConnection {
     private var awaitingSync = false
     /// libpq holds output the socket could not take yet.
     private(set) var wantsWrite = false
+    /// The socket as watched on `loop`, while it is.
+    private var watched: (socket: Int32, generation: UInt64, writable: Bool)?
 
-    init(connection: PostgresConnection) {
+    init(connection: PostgresConnection, loop: EventLoop) {
         self.connection = connection
+        self.loop = loop
+    }
+
+    /// Registers with the loop; events go to `statementLoop`.
+    func watch(for statementLoop: StatementLoop) {
+        self.statementLoop = statementLoop
+        token = loop.register(self)
+    }
+
+    /// No more events, once the statement loop stops.
+    func unwatch() {
+        loop.unregister(token)
+    }
+
+    func ready(_ events: UInt32) {
+        statementLoop?.service(self, events)
+    }
+
+    /// After statements were sent: the socket is watched (edge-triggered, added once per
+    /// connection and after each reconnect or lending), for writing too while libpq holds output.
+    /// No system call when it is watched already, which is the usual case. False when it cannot be
+    /// watched (the connection is then given up).
+    func watchSocket() -> Bool {
+        let socket = handle.socket
+        let generation = handle.generation
+        if let watched, watched.socket == socket, watched.generation == generation {
+            if watched.writable == wantsWrite { return true }
+            self.watched = (socket, generation, wantsWrite)
+            return loop.watch(socket, token: token, writable: wantsWrite, add: false)
+        }
+        watched = (socket, generation, wantsWrite)
+        return loop.watch(socket, token: token, writable: wantsWrite, add: true)
+    }
+
+    /// After a read that left statements in flight: libpq reads at most its buffer's room, so data
+    /// may wait in the socket with no new edge to report it; modifying the watch reports it again.
+    func rewatchSocket() -> Bool {
+        guard let watched else { return watchSocket() }
+        self.watched = (watched.socket, watched.generation, wantsWrite)
+        return loop.watch(watched.socket, token: token, writable: wantsWrite, add: false)
+    }
+
+    /// Before the connection leaves the loop (lent, work on its own thread, closed): its socket
+    /// stops reporting here, so a transaction's round trips never wake the loop. A socket closed or
+    /// replaced since is not touched: closing removed it, and its number may be another's now.
+    func unwatchSocket() {
+        guard let watched else { return }
+        self.watched = nil
+        if handle.isOpen && watched.socket == handle.socket && watched.generation == handle.generation {
+            loop.unwatch(watched.socket)
+        }
     }
 
     var inFlight: Int { pending.count - head }
-    var socket: Int32 { handle.socket }
 
     /// Sends statements after those in flight. False when the connection failed.
     func send(_ items: [QueuedStatement]) -> Bool {

@@ -1,3 +1,4 @@
+import ConveyorThreads
 import Foundation
 
 /// A single statement waiting in the pool's queue, and the caller to resume with its outcome.
@@ -53,6 +54,12 @@ final class ConnectionPool: @unchecked Sendable {
     // MARK: - Lending (withConnection, transactions)
 
     func acquire() async throws -> PostgresConnection {
+        let connection = try await takeOrWait()
+        loop.leave(connection.index)
+        return connection
+    }
+
+    private func takeOrWait() async throws -> PostgresConnection {
         if let connection = try takeIdle() { return connection }
         return try await withCheckedThrowingContinuation { continuation in
             lock.lock()
@@ -138,7 +145,7 @@ final class ConnectionPool: @unchecked Sendable {
             item.continuation.resume(throwing: PostgresError(code: .closed, message: "client closed"))
             return
         }
-        guard let i = idle.popLast() else {
+        guard let i = takeIdleForSubmit() else {
             queue.append(item)
             lock.unlock()
             return
@@ -146,6 +153,16 @@ final class ConnectionPool: @unchecked Sendable {
         use[i] = item.pipelinable ? .loop : .ownThread
         lock.unlock()
         loop.dispatch(item.pipelinable ? .pipeline([item]) : .ownThread([item]), on: all[i], self)
+    }
+
+    /// With `lock` held: an idle connection, preferably one whose results the caller's own event
+    /// loop reads, so that its task stays on that thread (no hand-over when the result arrives).
+    private func takeIdleForSubmit() -> Int? {
+        if let here = EventLoop.current,
+           let k = idle.lastIndex(where: { loop.loop(of: $0) === here }) {
+            return idle.remove(at: k)
+        }
+        return idle.popLast()
     }
 
     /// The loop gives connection `i` up to its own thread (to connect, or reconnect and run what was

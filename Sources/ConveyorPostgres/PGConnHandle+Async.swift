@@ -14,6 +14,9 @@ extension PGConnHandle {
 
     var socket: Int32 { conn.map { PQsocket($0) } ?? -1 }
 
+    /// Not closed (its socket may still have failed).
+    var isOpen: Bool { conn != nil }
+
     /// Enters pipeline mode and non-blocking mode. False if libpq refuses (not idle, or broken).
     func beginAsync() -> Bool {
         guard let conn, PQenterPipelineMode(conn) == 1 else { return false }

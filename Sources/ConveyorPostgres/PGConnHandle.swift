@@ -7,6 +7,9 @@ import Foundation
 // @unchecked Sendable: captured by closures that all run on the owning connection's single thread.
 final class PGConnHandle: @unchecked Sendable {
     private(set) var conn: OpaquePointer?
+    /// Counts successful connects: a socket number seen under another generation is another socket
+    /// (the one watched before was closed, which took it out of any epoll set).
+    private(set) var generation: UInt64 = 0
 
     var isConnected: Bool {
         guard let conn else { return false }
@@ -27,6 +30,7 @@ final class PGConnHandle: @unchecked Sendable {
             throw PostgresError(code: .connectFailed, message: message)
         }
         conn = connection
+        generation &+= 1
         if statementTimeoutMilliseconds > 0 {
             _ = try execute("SET statement_timeout = \(statementTimeoutMilliseconds)", [])
         }

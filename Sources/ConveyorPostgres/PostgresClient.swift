@@ -108,14 +108,17 @@ public final class PostgresClient: Sendable {
         }
     }
 
-    /// The thread that reads single statements' results, as a task executor. A task that runs many
-    /// statements one after another can prefer it (`withTaskExecutorPreference(client.executor)`,
+    /// The event loop that reads single statements' results, as a task executor. A task that runs
+    /// many statements one after another can prefer it (`withTaskExecutorPreference(client.executor)`,
     /// `group.addTask(executorPreference:)`): each result then resumes the task on the thread that
-    /// read it, which sends its next statement, instead of handing the task to Swift's pool (a thread
-    /// wake-up per statement; ~25% more statements per second at 8 tasks on a pool of 8, see
-    /// `bench/README.md`). Like an event loop, it must not block: code that blocks or computes for
-    /// long there delays every caller's results. Transactions still move to their connection's thread.
-    public var executor: any TaskExecutor { pool.loop }
+    /// read it, which sends its next statement, instead of handing the task to another thread (a
+    /// thread wake-up per statement, see `bench/README.md`). Like any event loop, it must not block:
+    /// code that blocks or computes for long there delays every caller's results. Transactions still
+    /// move to their connection's thread.
+    ///
+    /// In a node, whose tasks already run on `EventLoopGroup.global` (Swift's global executor there),
+    /// this is the first of its loops and there is nothing to gain from preferring it.
+    public var executor: any TaskExecutor { pool.loop.firstLoop }
 
     public func close() async {
         for connection in await pool.drain() { await connection.close() }

@@ -2,6 +2,7 @@ import ArgumentParser
 import ConveyorPostgres
 import ConveyorRedis
 import ConveyorTesting
+import ConveyorThreads
 import Foundation
 
 /// Our Redis and Postgres clients against the C reference tools on the same servers, side by side:
@@ -40,6 +41,9 @@ struct ClientsBenchmark: AsyncParsableCommand {
     @Option(help: "pgbench query mode (-M). Our client sends parameters apart from the SQL (PQexecParams: the extended protocol), so `extended` is the like-for-like reference; `simple` splices values into the SQL text.")
     var pgbenchMode = "extended"
 
+    @Option(help: "Threads of the event loops that run our tasks, as `conveyor node`'s event_loop_threads (default: one per CPU).")
+    var eventLoopThreads = ProcessInfo.processInfo.activeProcessorCount
+
     @Option(help: "Folder for the JSON results.")
     var resultsDir = "bench/results"
     @Flag(help: "Skip the Redis part.")
@@ -51,8 +55,13 @@ struct ClientsBenchmark: AsyncParsableCommand {
         #if DEBUG
         print("warning: a debug build; measure with `swift run -c release conveyor-bench clients`\n")
         #endif
+        // As `conveyor node` does: our tasks run on the event loops, which also read Postgres results.
+        guard EventLoopGroup.installAsGlobalExecutor(threads: eventLoopThreads) != nil else {
+            throw BenchError("could not install the event loops as Swift's global executor")
+        }
         var results: [BenchResult] = []
-        var environment: [String: String] = ["cpus": String(ProcessInfo.processInfo.activeProcessorCount)]
+        var environment: [String: String] = ["cpus": String(ProcessInfo.processInfo.activeProcessorCount),
+                                             "event_loop_threads": String(eventLoopThreads)]
         #if DEBUG
         environment["build"] = "debug"
         #else
@@ -267,8 +276,8 @@ struct PostgresBench {
             var name: String
             var script: String
             var ours: @Sendable (PostgresClient, inout BenchRandom) async throws -> Void
-            /// Also measured with the tasks on the client's executor (single statements only).
-            var onClientExecutorToo = true
+            /// Also measured with the tasks on Swift's default pool (single statements only).
+            var onSwiftPoolToo = true
         }
         let rows = Self.updateRows
         let cases: [Case] = [
@@ -294,22 +303,22 @@ struct PostgresBench {
                     _ = try await pg.transaction { connection in
                         try await connection.query("INSERT INTO bench_insert (k, v) VALUES ($1, $2)", [.int(k), .text("payload")])
                     }
-                }, onClientExecutorToo: false),
+                }, onSwiftPoolToo: false),
         ]
         // Warm up every connection of the pool.
-        _ = try await measure(client, seconds: 1, onClientExecutor: false, cases[0].ours)
+        _ = try await measure(client, seconds: 1, onSwiftPool: false, cases[0].ours)
 
         let pgURL = URLComponents(string: url)
         var results: [BenchResult] = []
         for (i, benchCase) in cases.enumerated() {
             try await reset(client)
-            print("\(benchCase.name): ours, \(c) tasks on Swift's pool, pool \(c), \(options.seconds) s…")
-            let ours = try await measure(client, seconds: options.seconds, onClientExecutor: false, benchCase.ours)
+            print("\(benchCase.name): ours, \(c) tasks on \(options.eventLoopThreads) event loops, pool \(c), \(options.seconds) s…")
+            let ours = try await measure(client, seconds: options.seconds, onSwiftPool: false, benchCase.ours)
             try await reset(client)
-            var oursOnExecutor: Double?
-            if benchCase.onClientExecutorToo {
-                print("\(benchCase.name): ours, \(c) tasks on the client's executor, pool \(c), \(options.seconds) s…")
-                oursOnExecutor = try await measure(client, seconds: options.seconds, onClientExecutor: true, benchCase.ours)
+            var oursOnSwiftPool: Double?
+            if benchCase.onSwiftPoolToo {
+                print("\(benchCase.name): ours, \(c) tasks on Swift's default pool, pool \(c), \(options.seconds) s…")
+                oursOnSwiftPool = try await measure(client, seconds: options.seconds, onSwiftPool: true, benchCase.ours)
                 try await reset(client)
             }
             let script = folder.appendingPathComponent("case\(i).sql")
@@ -328,9 +337,9 @@ struct PostgresBench {
             let command = "pgbench -n -M \(options.pgbenchMode) -c \(c) -j \(options.pgThreads) -T \(options.seconds) -f <script>"
             results.append(BenchResult(name: benchCase.name, unit: "tx/s", ours: ours, reference: tps,
                                        referenceCommand: command, script: benchCase.script))
-            if let oursOnExecutor {
-                results.append(BenchResult(name: benchCase.name + ", tasks on client.executor", unit: "tx/s", ours: oursOnExecutor,
-                                           reference: tps, referenceCommand: command, script: benchCase.script))
+            if let oursOnSwiftPool {
+                results.append(BenchResult(name: benchCase.name + ", tasks on Swift's default pool", unit: "tx/s", ours: oursOnSwiftPool,
+                                           reference: tps, referenceCommand: command, script: benchCase.script, informational: true))
             }
         }
         try await client.query("DROP TABLE IF EXISTS bench_insert, bench_update")
@@ -345,15 +354,17 @@ struct PostgresBench {
         try await client.query("CHECKPOINT")
     }
 
-    /// `pgClients` tasks run `body` in a loop for `seconds`, on Swift's pool or preferring the client's
-    /// executor; returns calls per second.
-    private func measure(_ client: PostgresClient, seconds: Int, onClientExecutor: Bool,
+    /// `pgClients` tasks run `body` in a loop for `seconds`, on the event loops (as in a node) or on
+    /// Swift's default pool (a node with `event_loop_threads: 0`); returns calls per second.
+    private func measure(_ client: PostgresClient, seconds: Int, onSwiftPool: Bool,
                          _ body: @escaping @Sendable (PostgresClient, inout BenchRandom) async throws -> Void) async throws -> Double {
+        EventLoopGroup.runsGlobalJobs = !onSwiftPool
+        defer { EventLoopGroup.runsGlobalJobs = true }
         let start = ContinuousClock.now
         let deadline = start + .seconds(seconds)
         let total = try await withThrowingTaskGroup(of: Int.self) { group in
             for task in 0..<options.pgClients {
-                group.addTask(executorPreference: onClientExecutor ? client.executor : nil) {
+                group.addTask {
                     var n = 0
                     var random = BenchRandom(seed: UInt64(task))
                     while ContinuousClock.now < deadline {
