@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(name: "ConveyorModelTests", dependencies: ["ConveyorModel"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorThreadsTests", dependencies: ["ConveyorThreads"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorRedisTests", dependencies: ["ConveyorRedis", "ConveyorTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "ConveyorPostgresTests", dependencies: ["ConveyorPostgres", "ConveyorTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ConveyorPostgresTests", dependencies: ["ConveyorPostgres", "ConveyorTesting", "ConveyorThreads"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorClientsTests", dependencies: [
             "ConveyorSSH", "ConveyorVirt", "ConveyorHTTPClient",
         ], swiftSettings: swiftSettings),

@@ -22,6 +22,11 @@ final class ActiveConnection: EventLoopWatcher, @unchecked Sendable {
     let lock = NSLock()
     /// The loop has ended: nothing is sent any more.
     var stopped = false
+    /// Lent to a caller whose statements go through the loop (`StatementLoop.lend`): finishing its
+    /// statements does not hand the connection back to the pool.
+    var lent = false
+    /// In pipeline mode for a lent connection's statements (entered at the first one).
+    var lentInPipeline = false
     private var handle: PGConnHandle { connection.handle }
     /// Sent and not yet delivered, oldest first (`head` skips delivered ones without shifting).
     private var pending: [QueuedStatement?] = []

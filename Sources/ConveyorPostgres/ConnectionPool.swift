@@ -44,18 +44,22 @@ final class ConnectionPool: @unchecked Sendable {
     /// Most statements in one pipeline (bounds how long a pipeline keeps its callers waiting).
     static let maxInFlight = 64
 
-    init(connections: [PostgresConnection]) {
+    init(connections: [PostgresConnection], lentStatementsOnLoop: Bool?) {
         all = connections
         use = Array(repeating: .idle, count: connections.count)
         idle = Array(connections.indices.reversed())
-        loop = StatementLoop(pool: self, connections: connections)
+        loop = StatementLoop(pool: self, connections: connections, lentStatementsOnLoop: lentStatementsOnLoop)
     }
 
     // MARK: - Lending (withConnection, transactions)
 
     func acquire() async throws -> PostgresConnection {
         let connection = try await takeOrWait()
-        loop.leave(connection.index)
+        if loop.lendsOnLoops {
+            loop.lend(connection.index)
+        } else {
+            loop.leave(connection.index)
+        }
         return connection
     }
 
@@ -66,7 +70,7 @@ final class ConnectionPool: @unchecked Sendable {
             if closed {
                 lock.unlock()
                 continuation.resume(throwing: PostgresError(code: .closed, message: "client closed"))
-            } else if let i = idle.popLast() {
+            } else if let i = takeIdleNearCaller() {
                 use[i] = .lent
                 lock.unlock()
                 continuation.resume(returning: all[i])
@@ -81,13 +85,14 @@ final class ConnectionPool: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if closed { throw PostgresError(code: .closed, message: "client closed") }
-        guard let i = idle.popLast() else { return nil }
+        guard let i = takeIdleNearCaller() else { return nil }
         use[i] = .lent
         return all[i]
     }
 
-    /// A lent connection comes back, or one finished work on its own thread.
-    func release(_ connection: PostgresConnection) {
+    /// A lent connection comes back (`lent`), or one finished work on its own thread.
+    func release(_ connection: PostgresConnection, lent: Bool = false) {
+        if lent && loop.lendsOnLoops { loop.endLending(connection.index) }
         lock.lock()
         let next = handBack(connection.index)
         if let next { loop.dispatch(next, on: connection, self) }
@@ -145,7 +150,7 @@ final class ConnectionPool: @unchecked Sendable {
             item.continuation.resume(throwing: PostgresError(code: .closed, message: "client closed"))
             return
         }
-        guard let i = takeIdleForSubmit() else {
+        guard let i = takeIdleNearCaller() else {
             queue.append(item)
             lock.unlock()
             return
@@ -157,7 +162,7 @@ final class ConnectionPool: @unchecked Sendable {
 
     /// With `lock` held: an idle connection, preferably one whose results the caller's own event
     /// loop reads, so that its task stays on that thread (no hand-over when the result arrives).
-    private func takeIdleForSubmit() -> Int? {
+    private func takeIdleNearCaller() -> Int? {
         if let here = EventLoop.current,
            let k = idle.lastIndex(where: { loop.loop(of: $0) === here }) {
             return idle.remove(at: k)

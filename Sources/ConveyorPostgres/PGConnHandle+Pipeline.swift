@@ -8,10 +8,13 @@ import Glibc
 struct PipelinedStatement: Sendable {
     var sql: String
     var params: [PostgresValue]
+    /// Known to be one command (BEGIN, COMMIT, ROLLBACK sent by `transaction`), so it may be
+    /// pipelined without parameters.
+    var singleCommand = false
 
     /// A statement without parameters may hold several commands, which only the simple protocol
     /// (outside a pipeline) accepts; libpq sends at most 65535 parameters.
-    var pipelinable: Bool { !params.isEmpty && params.count <= 65_535 }
+    var pipelinable: Bool { (!params.isEmpty || singleCommand) && params.count <= 65_535 }
 }
 
 extension PGConnHandle {

@@ -11,13 +11,20 @@ public final class PostgresClient: Sendable {
         public var connectTimeoutSeconds: Int
         public var statementTimeoutMilliseconds: Int
         public var maxTransactionRetries: Int
+        /// Whether a lent connection's statements (`withConnection`, `transaction`) go through the
+        /// event loop that reads its results, the caller's task staying where it runs. nil (the
+        /// default): when a node installed its event loops as Swift's global executor, where results
+        /// resume tasks in place; otherwise the task moves to the connection's own thread for the body.
+        public var lentStatementsOnLoop: Bool?
         public init(url: String, poolSize: Int = 4, connectTimeoutSeconds: Int = 5,
-                    statementTimeoutMilliseconds: Int = 30_000, maxTransactionRetries: Int = 5) {
+                    statementTimeoutMilliseconds: Int = 30_000, maxTransactionRetries: Int = 5,
+                    lentStatementsOnLoop: Bool? = nil) {
             self.url = url
             self.poolSize = poolSize
             self.connectTimeoutSeconds = connectTimeoutSeconds
             self.statementTimeoutMilliseconds = statementTimeoutMilliseconds
             self.maxTransactionRetries = maxTransactionRetries
+            self.lentStatementsOnLoop = lentStatementsOnLoop
         }
     }
 
@@ -33,7 +40,7 @@ public final class PostgresClient: Sendable {
         let connections = (0..<max(1, configuration.poolSize)).map {
             PostgresConnection(settings: configuration, index: $0)
         }
-        pool = ConnectionPool(connections: connections)
+        pool = ConnectionPool(connections: connections, lentStatementsOnLoop: configuration.lentStatementsOnLoop)
     }
 
     public convenience init(url: String, poolSize: Int = 4) {
@@ -72,13 +79,13 @@ public final class PostgresClient: Sendable {
             attempt += 1
             do {
                 return try await withConnection { connection in
-                    _ = try await connection.query("BEGIN ISOLATION LEVEL \(isolation.rawValue)")
+                    _ = try await connection.run(command: "BEGIN ISOLATION LEVEL \(isolation.rawValue)")
                     do {
                         let value = try await body(connection)
-                        _ = try await connection.query("COMMIT")
+                        _ = try await connection.run(command: "COMMIT")
                         return value
                     } catch {
-                        _ = try? await connection.query("ROLLBACK")
+                        _ = try? await connection.run(command: "ROLLBACK")
                         throw error
                     }
                 }
@@ -96,11 +103,13 @@ public final class PostgresClient: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         defer {
             latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
-            pool.release(connection)
+            pool.release(connection, lent: true)
         }
         do {
-            // The task moves to the connection's thread for the whole body: its statements run there
-            // without a hand-off each (see `PostgresConnection`).
+            // On a node's event loops the body stays where it runs and its statements go through the
+            // loop that reads the connection's results. Otherwise the task moves to the connection's
+            // thread for the whole body: its statements run there without a hand-off each.
+            if pool.loop.lendsOnLoops { return try await body(connection) }
             return try await connection.onOwnThread { try await body(connection) }
         } catch {
             errors.increment()

@@ -20,6 +20,9 @@ public final class PostgresConnection: @unchecked Sendable {
     let executor: ConnectionExecutor
     /// Position in the pool.
     let index: Int
+    /// The pool's statement loop, set once before the connection is first used; through it go the
+    /// statements of a caller holding the connection when the pool lends on the loops.
+    weak var statementLoop: StatementLoop?
 
     init(settings: PostgresClient.Configuration, index: Int) {
         self.settings = settings
@@ -31,6 +34,14 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Runs one statement. A lost connection is reconnected on the next call, never reused broken.
     public func query(_ sql: String, _ params: [PostgresValue] = []) async throws -> PostgresResult {
+        try await run(PipelinedStatement(sql: sql, params: params))
+    }
+
+    func run(_ statement: PipelinedStatement) async throws -> PostgresResult {
+        if let statementLoop, statementLoop.isLentOnLoop(index) {
+            return try await statementLoop.runLent(statement, on: self)
+        }
+        let (sql, params) = (statement.sql, statement.params)
         if executor.isCurrentThread {
             // Already on this connection's thread (a task running on its executor): no hand-off.
             return try Self.execute(handle, settings, sql, params)
@@ -38,6 +49,11 @@ public final class PostgresConnection: @unchecked Sendable {
         return try await thread.run { [handle, settings] () throws -> PostgresResult in
             try Self.execute(handle, settings, sql, params)
         }
+    }
+
+    /// A command known to be single (BEGIN, COMMIT, ROLLBACK), which may be pipelined.
+    func run(command: String) async throws -> PostgresResult {
+        try await run(PipelinedStatement(sql: command, params: [], singleCommand: true))
     }
 
     public func query(_ sql: String, _ params: any PostgresEncodable...) async throws -> PostgresResult {

@@ -29,7 +29,7 @@ final class StatementLoop: @unchecked Sendable {
     /// The loop that tasks may prefer as their executor (`PostgresClient.executor`).
     let firstLoop: EventLoop
 
-    init(pool: ConnectionPool, connections: [PostgresConnection]) {
+    init(pool: ConnectionPool, connections: [PostgresConnection], lentStatementsOnLoop: Bool?) {
         self.pool = pool
         let loops: [EventLoop]
         if let group = EventLoopGroup.global {
@@ -41,9 +41,18 @@ final class StatementLoop: @unchecked Sendable {
             ownLoop = loop
         }
         firstLoop = loops[0]
+        lendsOnLoops = lentStatementsOnLoop ?? (ownLoop == nil)
         drivers = connections.map { ActiveConnection(connection: $0, loop: loops[$0.index % loops.count]) }
         for driver in drivers { driver.watch(for: self) }
+        for connection in connections { connection.statementLoop = self }
     }
+
+    /// Whether lent connections (`withConnection`, transactions) send their statements through the
+    /// loops too, their task staying where it runs (`Configuration.lentStatementsOnLoop`; by
+    /// default on the global group's loops, where results resume tasks in place. With a loop of the
+    /// pool's own, a lent connection's task runs on the connection's thread instead, which saves a
+    /// thread hand-off per statement).
+    let lendsOnLoops: Bool
 
     /// The loop that reads connection `i`'s results.
     func loop(of i: Int) -> EventLoop { drivers[i].loop }
@@ -64,6 +73,82 @@ final class StatementLoop: @unchecked Sendable {
     func leave(_ i: Int) {
         let driver = drivers[i]
         driver.lock.withLock { driver.unwatchSocket() }
+    }
+
+    // MARK: - Lent connections on the loops
+
+    /// The pool lends connection `i` to a caller whose statements go through the loop.
+    func lend(_ i: Int) {
+        let driver = drivers[i]
+        driver.lock.withLock { driver.lent = true }
+    }
+
+    /// The caller gives connection `i` back: out of pipeline mode (every statement of the caller has
+    /// delivered), back to the pool's use.
+    func endLending(_ i: Int) {
+        let driver = drivers[i]
+        driver.lock.withLock {
+            if driver.lentInPipeline {
+                driver.lentInPipeline = false
+                if driver.inFlight == 0 {
+                    driver.connection.handle.endAsync()
+                } else {
+                    // A statement still in flight (its caller did not wait for it): the connection
+                    // cannot be reused in step, so it is given up and reconnects on its next use.
+                    driver.unwatchSocket()
+                    driver.connection.handle.close()
+                }
+            }
+            driver.lent = false
+        }
+    }
+
+    /// Whether connection `i` is lent with its statements going through the loop.
+    func isLentOnLoop(_ i: Int) -> Bool {
+        let driver = drivers[i]
+        return driver.lock.withLock { driver.lent }
+    }
+
+    /// One statement of the caller holding `connection`: sent from the caller's thread, its result
+    /// read by the connection's loop, which resumes the caller. What cannot be pipelined (several
+    /// commands without parameters) and connecting run on the connection's own thread. A lost
+    /// connection fails the statement (a transaction is then retried whole) and is reconnected at
+    /// its next statement.
+    func runLent(_ statement: PipelinedStatement, on connection: PostgresConnection) async throws -> PostgresResult {
+        let driver = drivers[connection.index]
+        let (connected, pipelined) = driver.lock.withLock { (connection.handle.isConnected, driver.lentInPipeline) }
+        if !statement.pipelinable || !connected {
+            if pipelined {
+                driver.lock.withLock {
+                    driver.lentInPipeline = false
+                    connection.handle.endAsync()
+                }
+            }
+            if !statement.pipelinable {
+                return try await connection.thread.run { [handle = connection.handle, settings = connection.settings] () throws -> PostgresResult in
+                    try PostgresConnection.execute(handle, settings, statement.sql, statement.params)
+                }
+            }
+            try await connection.thread.run { [handle = connection.handle, settings = connection.settings] () throws in
+                try handle.connect(url: settings.url, connectTimeoutSeconds: settings.connectTimeoutSeconds,
+                                   statementTimeoutMilliseconds: settings.statementTimeoutMilliseconds)
+            }
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            let item = QueuedStatement(statement: statement, continuation: continuation)
+            driver.lock.lock()
+            defer { driver.lock.unlock() }
+            if driver.stopped {
+                return item.fail(PostgresError(code: .closed, message: "client closed", query: statement.sql))
+            }
+            if !driver.lentInPipeline {
+                guard connection.handle.beginAsync() else {
+                    return item.fail(connection.handle.failure(nil, statement.sql))
+                }
+                driver.lentInPipeline = true
+            }
+            if !driver.send([item]) || !driver.watchSocket() { lost(driver) }
+        }
     }
 
     /// Sends statements on a connection the pool gave the loop (idle until now), in pipeline mode;
@@ -119,6 +204,10 @@ final class StatementLoop: @unchecked Sendable {
             if !driver.rewatchSocket() { lost(driver) }
             return driver.lock.unlock()
         }
+        if driver.lent {
+            // The caller holding it sends its next statement; it stays in pipeline mode until then.
+            return driver.lock.unlock()
+        }
         driver.connection.handle.endAsync()
         driver.lock.unlock()
         pool?.finished(driver.connection.index)
@@ -130,6 +219,16 @@ final class StatementLoop: @unchecked Sendable {
     private func lost(_ driver: ActiveConnection) {
         let (failed, retry) = driver.takeUndelivered()
         for (item, error) in failed { item.fail(error) }
+        if driver.lent {
+            // Its caller's statements fail (a transaction is retried whole); it reconnects at the
+            // caller's next statement or the pool's next use.
+            driver.lentInPipeline = false
+            let message = driver.connection.handle.lastErrorMessage
+            driver.unwatchSocket()
+            driver.connection.handle.close()
+            for item in retry { item.fail(PostgresError(code: .connectionLost, message: message, query: item.statement.sql)) }
+            return
+        }
         guard let pool else {
             driver.unwatchSocket()
             driver.connection.handle.close()

@@ -31,7 +31,7 @@ public enum TestEnvironment {
     }
 
     /// A Postgres client on a fresh, empty database made for this test.
-    public static func freshPostgres(poolSize: Int = 2) async throws -> (client: PostgresClient, url: String) {
+    public static func freshPostgres(poolSize: Int = 2, lentStatementsOnLoop: Bool? = nil) async throws -> (client: PostgresClient, url: String) {
         let admin = PostgresClient(url: postgresURL, poolSize: 1)
         defer { Task { await admin.close() } }
         let name = "cv_test_\(UUID().uuidString.prefix(8).lowercased())"
@@ -41,7 +41,7 @@ public enum TestEnvironment {
             throw TestSetupError("PostgreSQL at \(postgresURL) is not reachable (\(error)). Start it with: \(startCommand)")
         }
         let url = replacingDatabase(in: postgresURL, with: name)
-        return (PostgresClient(url: url, poolSize: poolSize), url)
+        return (PostgresClient(configuration: .init(url: url, poolSize: poolSize, lentStatementsOnLoop: lentStatementsOnLoop)), url)
     }
 
     /// A migrated database, a unique key prefix and a node context, isolated from every other test.

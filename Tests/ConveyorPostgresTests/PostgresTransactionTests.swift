@@ -3,12 +3,16 @@ import ConveyorTesting
 import Foundation
 import Testing
 
+/// Each test runs both ways a lent connection works: its task on the connection's own thread
+/// (`lentStatementsOnLoop: false`, the default outside a node), and its statements sent from where the
+/// task runs and read by the statement loop (`true`, a node's default on its event loops).
 @Suite("Postgres client: transactions")
 struct PostgresTransactionTests {
     struct Abort: Error {}
 
-    @Test func transactionCommitsAndReturnsItsValue() async throws {
-        let (pg, _) = try await TestEnvironment.freshPostgres(poolSize: 1)
+    @Test(arguments: [false, true])
+    func transactionCommitsAndReturnsItsValue(onLoop: Bool) async throws {
+        let (pg, _) = try await TestEnvironment.freshPostgres(poolSize: 1, lentStatementsOnLoop: onLoop)
         try await pg.query("CREATE TABLE items (id int PRIMARY KEY, name text)")
         let count = try await pg.transaction { connection in
             _ = try await connection.query("INSERT INTO items VALUES ($1, $2)", [.int(1), .text("one")])
@@ -22,8 +26,9 @@ struct PostgresTransactionTests {
 
     /// A statement failing half-way through rolls back everything before it; so does a Swift error
     /// thrown by the body. The connection goes back to the pool clean (not in an aborted transaction).
-    @Test func transactionRolledBackOnError() async throws {
-        let (pg, _) = try await TestEnvironment.freshPostgres(poolSize: 1)
+    @Test(arguments: [false, true])
+    func transactionRolledBackOnError(onLoop: Bool) async throws {
+        let (pg, _) = try await TestEnvironment.freshPostgres(poolSize: 1, lentStatementsOnLoop: onLoop)
         try await pg.query("CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL CHECK (balance >= 0))")
         try await pg.query("INSERT INTO accounts VALUES (1, 100), (2, 0)")
 
@@ -64,9 +69,9 @@ struct PostgresTransactionTests {
 
     /// Two SERIALIZABLE transactions with a write-skew conflict: each reads what the other writes.
     /// One fails with 40001 and is retried by `transaction`; both end up committed.
-    @Test(.timeLimit(.minutes(1)))
-    func serializationFailureIsRetried() async throws {
-        let (pg, _) = try await TestEnvironment.freshPostgres(poolSize: 2)
+    @Test(.timeLimit(.minutes(1)), arguments: [false, true])
+    func serializationFailureIsRetried(onLoop: Bool) async throws {
+        let (pg, _) = try await TestEnvironment.freshPostgres(poolSize: 2, lentStatementsOnLoop: onLoop)
         try await pg.query("CREATE TABLE oncall (id serial PRIMARY KEY, kind text NOT NULL)")
         let gate = Gate(parties: 2)
         let attempts = Attempts()
@@ -91,11 +96,11 @@ struct PostgresTransactionTests {
     }
 
     /// Without retries the same conflict surfaces as a retryable failure (SQLSTATE 40001).
-    @Test(.timeLimit(.minutes(1)))
-    func serializationFailureIsRetryable() async throws {
+    @Test(.timeLimit(.minutes(1)), arguments: [false, true])
+    func serializationFailureIsRetryable(onLoop: Bool) async throws {
         let (admin, url) = try await TestEnvironment.freshPostgres()
         await admin.close()
-        let pg = PostgresClient(configuration: .init(url: url, poolSize: 2, maxTransactionRetries: 0))
+        let pg = PostgresClient(configuration: .init(url: url, poolSize: 2, maxTransactionRetries: 0, lentStatementsOnLoop: onLoop))
         try await pg.query("CREATE TABLE oncall (id serial PRIMARY KEY, kind text NOT NULL)")
         let gate = Gate(parties: 2)
         let outcomes = try await withThrowingTaskGroup(of: PostgresError?.self) { group in

@@ -36,8 +36,10 @@ struct ClientsBenchmark: AsyncParsableCommand {
     var pgClients = 8
     @Option(help: "pgbench worker threads (-j).")
     var pgThreads = 2
-    @Option(help: "Seconds per Postgres test, each side.")
-    var seconds = 10
+    @Option(help: "Seconds per Postgres test, each side, each round.")
+    var seconds = 5
+    @Option(help: "Rounds per Postgres test: ours and pgbench take turns, so a machine that slows down or speeds up during the run weighs on both sides alike; each side's figure is its mean over the rounds.")
+    var rounds = 3
     @Option(help: "pgbench query mode (-M). Our client sends parameters apart from the SQL (PQexecParams: the extended protocol), so `extended` is the like-for-like reference; `simple` splices values into the SQL text.")
     var pgbenchMode = "extended"
 
@@ -61,7 +63,8 @@ struct ClientsBenchmark: AsyncParsableCommand {
         }
         var results: [BenchResult] = []
         var environment: [String: String] = ["cpus": String(ProcessInfo.processInfo.activeProcessorCount),
-                                             "event_loop_threads": String(eventLoopThreads)]
+                                             "event_loop_threads": String(eventLoopThreads),
+                                             "postgres_rounds": "\(max(1, rounds)) rounds of \(seconds) s per side, taking turns"]
         #if DEBUG
         environment["build"] = "debug"
         #else
@@ -311,16 +314,6 @@ struct PostgresBench {
         let pgURL = URLComponents(string: url)
         var results: [BenchResult] = []
         for (i, benchCase) in cases.enumerated() {
-            try await reset(client)
-            print("\(benchCase.name): ours, \(c) tasks on \(options.eventLoopThreads) event loops, pool \(c), \(options.seconds) s…")
-            let ours = try await measure(client, seconds: options.seconds, onSwiftPool: false, benchCase.ours)
-            try await reset(client)
-            var oursOnSwiftPool: Double?
-            if benchCase.onSwiftPoolToo {
-                print("\(benchCase.name): ours, \(c) tasks on Swift's default pool, pool \(c), \(options.seconds) s…")
-                oursOnSwiftPool = try await measure(client, seconds: options.seconds, onSwiftPool: true, benchCase.ours)
-                try await reset(client)
-            }
             let script = folder.appendingPathComponent("case\(i).sql")
             try benchCase.script.write(to: script, atomically: true, encoding: .utf8)
             var arguments = ["-n", "-M", options.pgbenchMode, "-c", String(c), "-j", String(options.pgThreads), "-T", String(options.seconds), "-f", script.path]
@@ -328,17 +321,36 @@ struct PostgresBench {
             if let port = pgURL?.port { arguments += ["-p", String(port)] }
             if let user = pgURL?.user { arguments += ["-U", user] }
             arguments.append(options.postgresDatabase)
-            print("\(benchCase.name): pgbench \(arguments.joined(separator: " "))…")
-            let output = try await runTool(tool, arguments)
-            guard let line = output.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("tps = ") }),
-                  let tps = Double(line.dropFirst(6).prefix { $0 != " " }) else {
-                throw BenchError("no tps in pgbench output:\n\(output)")
+            var ours: [Double] = []
+            var oursOnSwiftPool: [Double] = []
+            var reference: [Double] = []
+            for round in 1...max(1, options.rounds) {
+                let of = "round \(round)/\(max(1, options.rounds))"
+                try await reset(client)
+                print("\(benchCase.name), \(of): ours, \(c) tasks on \(options.eventLoopThreads) event loops, pool \(c), \(options.seconds) s…")
+                ours.append(try await measure(client, seconds: options.seconds, onSwiftPool: false, benchCase.ours))
+                if benchCase.onSwiftPoolToo {
+                    try await reset(client)
+                    print("\(benchCase.name), \(of): ours, \(c) tasks on Swift's default pool, pool \(c), \(options.seconds) s…")
+                    oursOnSwiftPool.append(try await measure(client, seconds: options.seconds, onSwiftPool: true, benchCase.ours))
+                }
+                try await reset(client)
+                print("\(benchCase.name), \(of): pgbench \(arguments.joined(separator: " "))…")
+                let output = try await runTool(tool, arguments)
+                guard let line = output.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("tps = ") }),
+                      let tps = Double(line.dropFirst(6).prefix { $0 != " " }) else {
+                    throw BenchError("no tps in pgbench output:\n\(output)")
+                }
+                reference.append(tps)
             }
+            func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(1, values.count)) }
+            print("\(benchCase.name): ours \(ours.map(BenchResult.format)), default pool \(oursOnSwiftPool.map(BenchResult.format)), pgbench \(reference.map(BenchResult.format))")
+            let tps = mean(reference)
             let command = "pgbench -n -M \(options.pgbenchMode) -c \(c) -j \(options.pgThreads) -T \(options.seconds) -f <script>"
-            results.append(BenchResult(name: benchCase.name, unit: "tx/s", ours: ours, reference: tps,
+            results.append(BenchResult(name: benchCase.name, unit: "tx/s", ours: mean(ours), reference: tps,
                                        referenceCommand: command, script: benchCase.script))
-            if let oursOnSwiftPool {
-                results.append(BenchResult(name: benchCase.name + ", tasks on Swift's default pool", unit: "tx/s", ours: oursOnSwiftPool,
+            if !oursOnSwiftPool.isEmpty {
+                results.append(BenchResult(name: benchCase.name + ", tasks on Swift's default pool", unit: "tx/s", ours: mean(oursOnSwiftPool),
                                            reference: tps, referenceCommand: command, script: benchCase.script, informational: true))
             }
         }

@@ -1,0 +1,118 @@
+import ConveyorPostgres
+import ConveyorTesting
+import ConveyorThreads
+import Foundation
+import Testing
+
+/// Lent connections whose statements go through the statement loop (`lentStatementsOnLoop`), as on a
+/// node's event loops: what cannot be pipelined, a lost connection, and a real global executor.
+@Suite("Postgres client: lent connections on the loop")
+struct PostgresLentOnLoopTests {
+    /// Several commands in one string without parameters (as migrations send) run on the
+    /// connection's own thread, between pipelined statements of the same holder; an advisory lock
+    /// taken on the connection holds across both.
+    @Test func multiCommandStatementsRunBetweenPipelinedOnes() async throws {
+        let (pg, _) = try await TestEnvironment.freshPostgres(poolSize: 2, lentStatementsOnLoop: true)
+        let names = try await pg.withConnection { connection in
+            _ = try await connection.query("SELECT pg_advisory_lock($1)", [.int(42)])
+            _ = try await connection.query("CREATE TABLE a (x int); CREATE TABLE b (y int)")
+            _ = try await connection.query("INSERT INTO a VALUES ($1)", [.int(1)])
+            _ = try await connection.query("INSERT INTO b SELECT x + 1 FROM a; INSERT INTO b VALUES (3)")
+            let held = try await pg.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = $1", [.int(42)])
+            _ = try await connection.query("SELECT pg_advisory_unlock($1)", [.int(42)])
+            return (held.first?["n"].int, try await connection.query("SELECT y FROM b ORDER BY y").rows.compactMap { $0["y"].int })
+        }
+        #expect(names.0 == 1)
+        #expect(names.1 == [2, 3])
+        // The connection went back to the pool usable, out of pipeline mode.
+        for _ in 0..<4 { #expect(try await pg.query("SELECT $1::int AS v", [.int(7)]).first?["v"].int == 7) }
+        await pg.close()
+    }
+
+    /// The holder's backend is terminated mid-body: that statement fails as a lost connection, the
+    /// connection is not reused broken, and the next holder (and single statements) work.
+    @Test func aLostLentConnectionFailsItsStatementAndReconnects() async throws {
+        let (pg, _) = try await TestEnvironment.freshPostgres(poolSize: 1, lentStatementsOnLoop: true)
+        await #expect {
+            try await pg.withConnection { connection in
+                _ = try await connection.query("SELECT $1::int", [.int(1)])
+                _ = try await connection.query("SELECT pg_terminate_backend(pg_backend_pid()) AS gone WHERE $1::int = 1", [.int(1)])
+            }
+        } throws: { error in
+            (error as? PostgresError)?.isConnectionFailure == true
+        }
+        let again = try await pg.withConnection { connection in
+            try await connection.query("SELECT $1::int AS v", [.int(5)]).first?["v"].int
+        }
+        #expect(again == 5)
+        #expect(try await pg.query("SELECT $1::int AS v", [.int(6)]).first?["v"].int == 6)
+        // A transaction that meets a lost connection is retried whole, on a fresh backend.
+        let tries = Counter()
+        let committed = try await pg.transaction { connection in
+            if tries.next() == 1 {
+                _ = try await connection.query("SELECT pg_terminate_backend(pg_backend_pid()) WHERE $1::int = 1", [.int(1)])
+            }
+            return try await connection.query("SELECT $1::int AS v", [.int(9)]).first?["v"].int
+        }
+        #expect(committed == 9 && tries.value == 2)
+        await pg.close()
+    }
+
+    /// In a child process with the event loops installed as Swift's global executor (as
+    /// `conveyor node` does): concurrent transactions, rollbacks and single statements from tasks
+    /// on the loops, each outcome its own, every committed update counted exactly once.
+    @Test func transactionsFromTasksOnANodesEventLoops() async {
+        await #expect(processExitsWith: .success) {
+            guard EventLoopGroup.installAsGlobalExecutor(threads: 2) != nil else { exit(2) }
+            do {
+                let (pg, _) = try await TestEnvironment.freshPostgres(poolSize: 3)
+                try await pg.query("CREATE TABLE counters (id int PRIMARY KEY, n int NOT NULL)")
+                try await pg.query("INSERT INTO counters SELECT i, 0 FROM generate_series(0, 9) AS i")
+                let rolledBack = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for task in 0..<12 {
+                        group.addTask {
+                            var rolledBack = 0
+                            for step in 0..<30 {
+                                let id = (task + step) % 10
+                                if step % 7 == 6 {
+                                    do {
+                                        try await pg.transaction { connection in
+                                            _ = try await connection.query("UPDATE counters SET n = n + 1 WHERE id = $1", [.int(id)])
+                                            _ = try await connection.query("INSERT INTO counters VALUES ($1, 0)", [.int(id)])
+                                        }
+                                    } catch let error as PostgresError where error.isUniqueViolation {
+                                        rolledBack += 1
+                                    }
+                                } else if step % 2 == 0 {
+                                    try await pg.transaction { connection in
+                                        _ = try await connection.query("UPDATE counters SET n = n + 1 WHERE id = $1", [.int(id)])
+                                    }
+                                } else {
+                                    try await pg.query("UPDATE counters SET n = n + 1 WHERE id = $1", [.int(id)])
+                                }
+                            }
+                            return rolledBack
+                        }
+                    }
+                    return try await group.reduce(0, +)
+                }
+                guard rolledBack == 12 * 4 else { exit(3) }
+                let total = try await pg.query("SELECT sum(n)::int AS total FROM counters").first?["total"].int
+                guard total == 12 * (30 - 4) else { exit(4) }
+                await pg.close()
+            } catch {
+                exit(5)
+            }
+        }
+    }
+}
+
+/// Counts calls from any task.
+private final class Counter: @unchecked Sendable {
+    // @unchecked Sendable: `count` is only touched with `lock` held.
+    private let lock = NSLock()
+    private var count = 0
+
+    func next() -> Int { lock.withLock { count += 1; return count } }
+    var value: Int { lock.withLock { count } }
+}
