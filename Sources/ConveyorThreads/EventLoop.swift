@@ -23,8 +23,8 @@ public protocol EventLoopWatcher: AnyObject, Sendable {
 /// time, so an idle sibling can take the rest); while jobs are queued the loop only polls (timeout
 /// 0), so sockets are read between rounds and never starve behind busy tasks.
 public final class EventLoop: TaskExecutor, @unchecked Sendable {
-    // @unchecked Sendable: `jobs`, `waiting`, `stopping`, `exited`, `onExit`, `watchers` and
-    // `nextToken` are only touched with `lock` held; `group` is set once, before `start()`; the
+    // @unchecked Sendable: `jobs`, `head`, `taken`, `waiting`, `stopping`, `exited`, `onExit`,
+    // `watchers` and `nextToken` are only touched with `lock` held; `group` is set once, before `start()`; the
     // rest is immutable after `init`.
     public let name: String
     private let epoll: Int32
@@ -37,8 +37,9 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     private static let backlogWorthSharing = 8
     private let lock = NSLock()
     /// Queued jobs from `head` on (taken one at a time, so a sibling can take from the rest).
-    private var jobs: [UnownedJob] = []
+    private var jobs: [QueuedJob] = []
     private var head = 0
+    private var taken = 0
     /// The loop is in (or about to enter) an `epoll_wait` without timeout: enqueuing must wake it.
     private var waiting = false
     private var stopping = false
@@ -98,19 +99,25 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     // MARK: - Jobs
 
+    /// A job of a task that prefers this loop (`TaskExecutor`).
     public func enqueue(_ job: consuming ExecutorJob) {
-        enqueue(UnownedJob(job))
+        enqueue(QueuedJob(job: UnownedJob(job), global: false))
+    }
+
+    /// A job of Swift's global executor (the group's hook), run as the default executor's.
+    func enqueueGlobal(_ job: UnownedJob) {
+        enqueue(QueuedJob(job: job, global: true))
     }
 
     /// Queues a job; wakes the loop if it waits, or else, when work is piling up here, an idle
     /// sibling of its group, which takes some of it.
-    public func enqueue(_ job: UnownedJob) {
+    private func enqueue(_ job: QueuedJob) {
         lock.lock()
         if exited {
             // The loop has stopped: the job goes on elsewhere rather than never run.
             lock.unlock()
             let executor = asUnownedTaskExecutor()
-            DispatchQueue.global().async { job.runSynchronously(on: executor) }
+            DispatchQueue.global().async { job.run(on: executor) }
             return
         }
         jobs.append(job)
@@ -126,23 +133,27 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     }
 
     /// Takes half of the queued jobs (the newest), for an idle sibling.
-    func shareJobs() -> [UnownedJob] {
+    func shareJobs() -> [QueuedJob] {
         lock.lock()
         defer { lock.unlock() }
         let half = (jobs.count - head) / 2
         guard half > 0 else { return [] }
-        let taken = Array(jobs[(jobs.count - half)...])
+        let shared = Array(jobs[(jobs.count - half)...])
         jobs.removeLast(half)
-        return taken
+        return shared
     }
 
+    /// Jobs this loop has taken from its queue to run (a sibling's taken ones are the sibling's).
+    public var jobsRun: Int { lock.withLock { taken } }
+
     /// The oldest queued job, if any.
-    private func nextJob() -> UnownedJob? {
+    private func nextJob() -> QueuedJob? {
         lock.lock()
         defer { lock.unlock() }
         guard head < jobs.count else { return nil }
         let job = jobs[head]
         head += 1
+        taken += 1
         if head == jobs.count {
             jobs.removeAll(keepingCapacity: true)
             head = 0
@@ -232,10 +243,10 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             var round = jobs.count - head
             lock.unlock()
             if round == 0, let group {
-                for job in group.jobsToShare(with: self) { job.runSynchronously(on: executor) }
+                for job in group.jobsToShare(with: self) { job.run(on: executor) }
             }
             while round > 0, let job = nextJob() {
-                job.runSynchronously(on: executor)
+                job.run(on: executor)
                 round -= 1
             }
 
@@ -267,10 +278,27 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         let continuation = onExit
         lock.unlock()
         let executor = asUnownedTaskExecutor()
-        for job in left { DispatchQueue.global().async { job.runSynchronously(on: executor) } }
+        for job in left { DispatchQueue.global().async { job.run(on: executor) } }
         continuation?.resume()
     }
 }
+
+/// A queued job and how to run it.
+struct QueuedJob {
+    let job: UnownedJob
+    /// A job of Swift's global executor. It runs as the default executor's: a task without an
+    /// executor preference whose job ran "on" a loop's executor would be moved by the runtime at
+    /// every `await` of a nonisolated function (its task executor, the loop, is not the default
+    /// one), each a trip through the queue.
+    let global: Bool
+
+    func run(on loop: UnownedTaskExecutor) {
+        job.runSynchronously(on: global ? defaultTaskExecutor : loop)
+    }
+}
+
+/// Swift's default task executor, as the runtime identifies it.
+private let defaultTaskExecutor = globalConcurrentExecutor.asUnownedTaskExecutor()
 
 /// The thread-local slot that says which loop, if any, runs the current thread.
 private let currentLoopKey: pthread_key_t = {

@@ -39,7 +39,7 @@ public final class EventLoopGroup: @unchecked Sendable {
     }
 
     /// Jobs for an idle `loop`, taken from the first sibling with a queue.
-    func jobsToShare(with loop: EventLoop) -> [UnownedJob] {
+    func jobsToShare(with loop: EventLoop) -> [QueuedJob] {
         for sibling in loops where sibling !== loop {
             let jobs = sibling.shareJobs()
             if !jobs.isEmpty { return jobs }
@@ -71,7 +71,7 @@ public final class EventLoopGroup: @unchecked Sendable {
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // the group is seen before the hook
         hook.pointee = { job, original in
             guard let group = installedGroup, routesGlobalJobs.load(ordering: .relaxed) else { return original(job) }
-            group.next().enqueue(job)
+            group.next().enqueueGlobal(job)
         }
         return group
     }

@@ -92,6 +92,14 @@ struct EventLoopTests {
             let counts = ran.counts
             guard counts.values.reduce(0, +) == 200, counts["elsewhere"] == nil else { exit(5) }
             guard counts.count == 2 else { exit(6) }
+            // Calls of nonisolated async functions that do not suspend stay in place: no job each
+            // (a global job run as the loop's own would be moved by the runtime at every call).
+            await resumedFromAnotherThread()
+            guard let loop = EventLoop.current else { exit(9) }
+            let before = loop.jobsRun
+            var sum = 0
+            for i in 0..<1_000 { sum += await identity(i) }
+            guard sum == 499_500, EventLoop.current === loop, loop.jobsRun - before < 10 else { exit(10) }
             // A sleeping task wakes on Dispatch's pool (delayed jobs bypass the hook) and comes
             // back at its next global job.
             try? await Task.sleep(for: .milliseconds(5))
@@ -120,12 +128,20 @@ struct EventLoopTests {
 
 /// Suspends until another thread resumes the task: its next step is enqueued as a global job
 /// (`swift_task_enqueueGlobal`, which the installed hook routes). `Task.yield()` would not do:
-/// since Swift 6.2 it enqueues on `Task.currentExecutor`, which bypasses the hook.
+/// since Swift 6.2 it enqueues on `Task.currentExecutor`, which bypasses the hook. The other
+/// thread waits a moment first: a continuation resumed before its task has finished suspending
+/// lets the task go on in place, with no job at all.
 private func resumedFromAnotherThread() async {
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        Thread.detachNewThread { continuation.resume() }
+        Thread.detachNewThread {
+            usleep(20_000)
+            continuation.resume()
+        }
     }
 }
+
+/// A nonisolated async function that never suspends.
+private func identity(_ value: Int) async -> Int { value }
 
 /// Counts, by loop name, where tasks ran.
 private final class Tally: Sendable {
