@@ -20,7 +20,7 @@ struct ClientsBenchmark: AsyncParsableCommand {
     @Option(help: "Requests per round-trip test (SET, then GET).")
     var requests = 200_000
     @Option(help: "Requests per pipelined test (SET, then GET).")
-    var pipelinedRequests = 2_000_000
+    var pipelinedRequests = 5_000_000
     @Option(help: "Concurrent clients: redis-benchmark connections, our tasks.")
     var redisClients = 50
     @Option(help: "Commands per pipeline.")
@@ -38,7 +38,7 @@ struct ClientsBenchmark: AsyncParsableCommand {
     var pgThreads = 2
     @Option(help: "Seconds per Postgres test, each side, each round.")
     var seconds = 5
-    @Option(help: "Rounds per Postgres test: ours and pgbench take turns, so a machine that slows down or speeds up during the run weighs on both sides alike; each side's figure is its mean over the rounds.")
+    @Option(help: "Rounds per test: ours and the reference tool take turns, so a machine that slows down or speeds up during the run weighs on both sides alike; each side's figure is its mean over the rounds.")
     var rounds = 3
     @Option(help: "pgbench query mode (-M). Our client sends parameters apart from the SQL (PQexecParams: the extended protocol), so `extended` is the like-for-like reference; `simple` splices values into the SQL text.")
     var pgbenchMode = "extended"
@@ -64,7 +64,7 @@ struct ClientsBenchmark: AsyncParsableCommand {
         var results: [BenchResult] = []
         var environment: [String: String] = ["cpus": String(ProcessInfo.processInfo.activeProcessorCount),
                                              "event_loop_threads": String(eventLoopThreads),
-                                             "postgres_rounds": "\(max(1, rounds)) rounds of \(seconds) s per side, taking turns"]
+                                             "rounds": "\(max(1, rounds)) per test, ours and the reference taking turns; Postgres \(seconds) s per side per round"]
         #if DEBUG
         environment["build"] = "debug"
         #else
@@ -132,38 +132,49 @@ struct RedisBench {
         _ = try await pipelined(client, "GET", total: 200_000)
 
         var results: [BenchResult] = []
+        let rounds = max(1, options.rounds)
+        func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(1, values.count)) }
         for (label, pipelined) in [("round trip", false), ("pipelined P=\(p)", true)] {
             let n = pipelined ? options.pipelinedRequests : options.requests
-            print("redis \(label): ours, \(n) SET then \(n) GET, \(c) tasks, pool \(options.redisPool)…")
-            let setOps = pipelined ? try await self.pipelined(client, "SET", total: n) : try await roundTrip(client, "SET", total: n)
-            let getOps = pipelined ? try await self.pipelined(client, "GET", total: n) : try await roundTrip(client, "GET", total: n)
-            // The pool multiplexes the tasks onto a few connections and pipelines what queues up
-            // (automatic pipelining). For a like-for-like view of one round trip per connection, the
-            // same run with one connection per task, as redis-benchmark -c has.
-            var wideOps: (set: Double, get: Double)?
-            if !pipelined && options.redisPool < c {
-                print("redis \(label): ours, pool \(c) (one connection per task)…")
-                let wide = RedisClient(configuration: .init(url: url, poolSize: c))
-                _ = try await roundTrip(wide, "SET", total: 20_000)
-                wideOps = (try await roundTrip(wide, "SET", total: n), try await roundTrip(wide, "GET", total: n))
-                await wide.close()
-            }
             var arguments = ["-h", url.host, "-p", String(url.port), "--dbnum", String(url.database),
                              "-t", "set,get", "-n", String(n), "-c", String(c), "--csv"]
             if let password = url.password { arguments += ["-a", password] }
             if pipelined { arguments += ["-P", String(p)] }
-            print("redis \(label): redis-benchmark \(arguments.filter { $0 != url.password }.joined(separator: " "))…")
-            let reference = try Self.parseCSV(try await runTool(tool, arguments))
-            guard let refSet = reference["SET"], let refGet = reference["GET"] else {
-                throw BenchError("unexpected redis-benchmark output: \(reference)")
+            // The pool multiplexes the tasks onto a few connections and pipelines what queues up
+            // (automatic pipelining). For a like-for-like view of one round trip per connection, the
+            // same run with one connection per task, as redis-benchmark -c has.
+            let wide = !pipelined && options.redisPool < c ? RedisClient(configuration: .init(url: url, poolSize: c)) : nil
+            if let wide { _ = try await roundTrip(wide, "SET", total: 20_000) }
+            var ours: (set: [Double], get: [Double]) = ([], [])
+            var wideOps: (set: [Double], get: [Double]) = ([], [])
+            var reference: (set: [Double], get: [Double]) = ([], [])
+            // Ours and redis-benchmark take turns, like the Postgres cases (see bench/README.md).
+            for round in 1...rounds {
+                print("redis \(label), round \(round)/\(rounds): ours, \(n) SET then \(n) GET, \(c) tasks, pool \(options.redisPool)…")
+                ours.set.append(pipelined ? try await self.pipelined(client, "SET", total: n) : try await roundTrip(client, "SET", total: n))
+                ours.get.append(pipelined ? try await self.pipelined(client, "GET", total: n) : try await roundTrip(client, "GET", total: n))
+                if let wide {
+                    print("redis \(label), round \(round)/\(rounds): ours, pool \(c) (one connection per task)…")
+                    wideOps.set.append(try await roundTrip(wide, "SET", total: n))
+                    wideOps.get.append(try await roundTrip(wide, "GET", total: n))
+                }
+                print("redis \(label), round \(round)/\(rounds): redis-benchmark \(arguments.filter { $0 != url.password }.joined(separator: " "))…")
+                let figures = try Self.parseCSV(try await runTool(tool, arguments))
+                guard let refSet = figures["SET"], let refGet = figures["GET"] else {
+                    throw BenchError("unexpected redis-benchmark output: \(figures)")
+                }
+                reference.set.append(refSet)
+                reference.get.append(refGet)
             }
+            await wide?.close()
+            print("redis \(label): ours SET \(ours.set.map(BenchResult.format)) GET \(ours.get.map(BenchResult.format)), redis-benchmark SET \(reference.set.map(BenchResult.format)) GET \(reference.get.map(BenchResult.format))")
             let command = "redis-benchmark -t set,get -n \(n) -c \(c)" + (pipelined ? " -P \(p)" : "")
-            results.append(BenchResult(name: "redis \(label) SET", unit: "ops/s", ours: setOps, reference: refSet, referenceCommand: command))
-            results.append(BenchResult(name: "redis \(label) GET", unit: "ops/s", ours: getOps, reference: refGet, referenceCommand: command))
-            if let wideOps {
-                results.append(BenchResult(name: "redis \(label) SET, pool \(c)", unit: "ops/s", ours: wideOps.set, reference: refSet,
+            results.append(BenchResult(name: "redis \(label) SET", unit: "ops/s", ours: mean(ours.set), reference: mean(reference.set), referenceCommand: command))
+            results.append(BenchResult(name: "redis \(label) GET", unit: "ops/s", ours: mean(ours.get), reference: mean(reference.get), referenceCommand: command))
+            if wide != nil {
+                results.append(BenchResult(name: "redis \(label) SET, pool \(c)", unit: "ops/s", ours: mean(wideOps.set), reference: mean(reference.set),
                                            referenceCommand: command, informational: true))
-                results.append(BenchResult(name: "redis \(label) GET, pool \(c)", unit: "ops/s", ours: wideOps.get, reference: refGet,
+                results.append(BenchResult(name: "redis \(label) GET, pool \(c)", unit: "ops/s", ours: mean(wideOps.get), reference: mean(reference.get),
                                            referenceCommand: command, informational: true))
             }
         }
