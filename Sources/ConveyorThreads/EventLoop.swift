@@ -132,14 +132,22 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         }
     }
 
-    /// Takes half of the queued jobs (the newest), for an idle sibling.
+    /// Takes the global jobs among the newest half of the queue, for an idle sibling. A job of a
+    /// task that prefers this loop stays: run elsewhere, the runtime would send it straight back.
     func shareJobs() -> [QueuedJob] {
         lock.lock()
         defer { lock.unlock() }
         let half = (jobs.count - head) / 2
         guard half > 0 else { return [] }
-        let shared = Array(jobs[(jobs.count - half)...])
-        jobs.removeLast(half)
+        let newest = jobs[(jobs.count - half)...]
+        let shared = newest.filter(\.global)
+        if shared.count < half {
+            let kept = newest.filter { !$0.global }
+            jobs.removeLast(half)
+            jobs.append(contentsOf: kept)
+        } else {
+            jobs.removeLast(half)
+        }
         return shared
     }
 
