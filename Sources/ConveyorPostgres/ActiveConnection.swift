@@ -13,7 +13,7 @@ import Foundation
 /// It watches its socket on `loop`, for its `StatementLoop`.
 final class ActiveConnection: EventLoopWatcher, @unchecked Sendable {
     // @unchecked Sendable: every mutable field is only touched with `lock` held, except `token` and
-    // `statementLoop`, set once by `watch(for:)` before the socket is first watched.
+    // `statementLoop`, set once by `register(with:)` before the socket is first watched.
     let connection: PostgresConnection
     /// The event loop its socket is watched on, which reads its results.
     let loop: EventLoop
@@ -46,13 +46,13 @@ final class ActiveConnection: EventLoopWatcher, @unchecked Sendable {
     }
 
     /// Registers with the loop; events go to `statementLoop`.
-    func watch(for statementLoop: StatementLoop) {
+    func register(with statementLoop: StatementLoop) {
         self.statementLoop = statementLoop
         token = loop.register(self)
     }
 
     /// No more events, once the statement loop stops.
-    func unwatch() {
+    func unregister() {
         loop.unregister(token)
     }
 
@@ -82,6 +82,13 @@ final class ActiveConnection: EventLoopWatcher, @unchecked Sendable {
         guard let watched else { return watchSocket() }
         self.watched = (watched.socket, watched.generation, wantsWrite)
         return loop.watch(watched.socket, token: token, writable: wantsWrite, add: false)
+    }
+
+    /// The connection is given up, never reused broken or out of step: out of the loop's set, closed.
+    /// It reconnects on its next use.
+    func giveUp() {
+        unwatchSocket()
+        handle.close()
     }
 
     /// Before the connection leaves the loop (lent, work on its own thread, closed): its socket

@@ -69,7 +69,7 @@ final class ConnectionPool: @unchecked Sendable {
             lock.lock()
             if closed {
                 lock.unlock()
-                continuation.resume(throwing: PostgresError(code: .closed, message: "client closed"))
+                continuation.resume(throwing: PostgresError.clientClosed())
             } else if let i = takeIdleNearCaller() {
                 use[i] = .lent
                 lock.unlock()
@@ -84,7 +84,7 @@ final class ConnectionPool: @unchecked Sendable {
     private func takeIdle() throws(PostgresError) -> PostgresConnection? {
         lock.lock()
         defer { lock.unlock() }
-        if closed { throw PostgresError(code: .closed, message: "client closed") }
+        if closed { throw PostgresError.clientClosed() }
         guard let i = takeIdleNearCaller() else { return nil }
         use[i] = .lent
         return all[i]
@@ -92,7 +92,7 @@ final class ConnectionPool: @unchecked Sendable {
 
     /// A lent connection comes back (`lent`), or one finished work on its own thread.
     func release(_ connection: PostgresConnection, lent: Bool = false) {
-        if lent && loop.lendsOnLoops { loop.endLending(connection.index) }
+        if lent { loop.endLending(connection.index) }
         lock.lock()
         let next = handBack(connection.index)
         if let next { loop.dispatch(next, on: connection, self) }
@@ -147,7 +147,7 @@ final class ConnectionPool: @unchecked Sendable {
         lock.lock()
         if closed {
             lock.unlock()
-            item.continuation.resume(throwing: PostgresError(code: .closed, message: "client closed"))
+            item.continuation.resume(throwing: PostgresError.clientClosed())
             return
         }
         guard let i = takeIdleNearCaller() else {
@@ -182,8 +182,8 @@ final class ConnectionPool: @unchecked Sendable {
     /// flight); returns all connections for closing once the loop has stopped.
     func drain() async -> [PostgresConnection] {
         let (waiting, statements) = close()
-        for waiter in waiting { waiter.resume(throwing: PostgresError(code: .closed, message: "client closed")) }
-        for item in statements { item.continuation.resume(throwing: PostgresError(code: .closed, message: "client closed")) }
+        for waiter in waiting { waiter.resume(throwing: PostgresError.clientClosed()) }
+        for item in statements { item.continuation.resume(throwing: PostgresError.clientClosed()) }
         await loop.stop()
         return all
     }

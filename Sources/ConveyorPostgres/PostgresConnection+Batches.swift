@@ -14,7 +14,7 @@ extension PostgresConnection {
         if !accepted {
             // The thread is shut down (client closing): nothing can run here.
             for item in items {
-                item.continuation.resume(throwing: PostgresError(code: .closed, message: "client closed"))
+                item.continuation.resume(throwing: PostgresError.clientClosed())
             }
         }
     }
@@ -40,14 +40,11 @@ extension PostgresConnection {
     /// one string (pipeline mode does not); a lone statement needs no pipeline either.
     private func execute(_ statements: [PipelinedStatement],
                          _ deliver: (Int, Result<PostgresResult, PostgresError>) -> Void) {
-        if !handle.isConnected {
-            do {
-                try handle.connect(url: settings.url, connectTimeoutSeconds: settings.connectTimeoutSeconds,
-                                   statementTimeoutMilliseconds: settings.statementTimeoutMilliseconds)
-            } catch {
-                for i in statements.indices { deliver(i, .failure(error)) }
-                return
-            }
+        do {
+            try Self.connectIfNeeded(handle, settings)
+        } catch {
+            for i in statements.indices { deliver(i, .failure(error)) }
+            return
         }
         var start = 0
         while start < statements.count {

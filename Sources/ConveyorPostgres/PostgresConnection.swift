@@ -62,11 +62,15 @@ public final class PostgresConnection: @unchecked Sendable {
 
     static func execute(_ handle: PGConnHandle, _ settings: PostgresClient.Configuration,
                                 _ sql: String, _ params: [PostgresValue]) throws -> PostgresResult {
-        if !handle.isConnected {
-            try handle.connect(url: settings.url, connectTimeoutSeconds: settings.connectTimeoutSeconds,
-                               statementTimeoutMilliseconds: settings.statementTimeoutMilliseconds)
-        }
+        try connectIfNeeded(handle, settings)
         return try handle.execute(sql, params)
+    }
+
+    /// Connects (blocking: on the connection's own thread) unless connected.
+    static func connectIfNeeded(_ handle: PGConnHandle, _ settings: PostgresClient.Configuration) throws(PostgresError) {
+        if handle.isConnected { return }
+        try handle.connect(url: settings.url, connectTimeoutSeconds: settings.connectTimeoutSeconds,
+                           statementTimeoutMilliseconds: settings.statementTimeoutMilliseconds)
     }
 
     /// Runs `body` with the current task on this connection's thread.

@@ -25,6 +25,11 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         self.query = query
     }
 
+    /// What every call gets once the client is closed.
+    static func clientClosed(query: String? = nil) -> PostgresError {
+        PostgresError(code: .closed, message: "client closed", query: query)
+    }
+
     /// Serialization failures and deadlocks: the transaction may be retried as a whole.
     public var isRetryableTransactionFailure: Bool { sqlState == "40001" || sqlState == "40P01" }
     public var isUniqueViolation: Bool { sqlState == "23505" }

@@ -16,8 +16,9 @@ import Foundation
 ///
 /// A connection's socket is watched edge-triggered from its first statement on, with no system
 /// call per statement; a lent connection's socket is taken out of the set (`leave`), so a
-/// transaction's round trips never wake a loop. Blocking work never runs on a loop: a connection that must connect first, a statement that
-/// cannot be pipelined, and the retry after a lost connection run on the connection's own thread.
+/// transaction's round trips never wake a loop. Blocking work never runs on a loop: a connection
+/// that must connect first, a statement that cannot be pipelined, and the retry after a lost
+/// connection run on the connection's own thread.
 final class StatementLoop: @unchecked Sendable {
     // @unchecked Sendable: each driver's state is only touched with its own lock held; the rest is
     // immutable after `init`.
@@ -28,6 +29,12 @@ final class StatementLoop: @unchecked Sendable {
     private let ownLoop: EventLoop?
     /// The loop that tasks may prefer as their executor (`PostgresClient.executor`).
     let firstLoop: EventLoop
+    /// Whether lent connections (`withConnection`, transactions) send their statements through the
+    /// loops too, their task staying where it runs (`Configuration.lentStatementsOnLoop`; by
+    /// default on the global group's loops, where results resume tasks in place. With a loop of the
+    /// pool's own, a lent connection's task runs on the connection's thread instead, which saves a
+    /// thread hand-off per statement).
+    let lendsOnLoops: Bool
 
     init(pool: ConnectionPool, connections: [PostgresConnection], lentStatementsOnLoop: Bool?) {
         self.pool = pool
@@ -43,16 +50,9 @@ final class StatementLoop: @unchecked Sendable {
         firstLoop = loops[0]
         lendsOnLoops = lentStatementsOnLoop ?? (ownLoop == nil)
         drivers = connections.map { ActiveConnection(connection: $0, loop: loops[$0.index % loops.count]) }
-        for driver in drivers { driver.watch(for: self) }
+        for driver in drivers { driver.register(with: self) }
         for connection in connections { connection.statementLoop = self }
     }
-
-    /// Whether lent connections (`withConnection`, transactions) send their statements through the
-    /// loops too, their task staying where it runs (`Configuration.lentStatementsOnLoop`; by
-    /// default on the global group's loops, where results resume tasks in place. With a loop of the
-    /// pool's own, a lent connection's task runs on the connection's thread instead, which saves a
-    /// thread hand-off per statement).
-    let lendsOnLoops: Bool
 
     /// The loop that reads connection `i`'s results.
     func loop(of i: Int) -> EventLoop { drivers[i].loop }
@@ -94,9 +94,8 @@ final class StatementLoop: @unchecked Sendable {
                     driver.connection.handle.endAsync()
                 } else {
                     // A statement still in flight (its caller did not wait for it): the connection
-                    // cannot be reused in step, so it is given up and reconnects on its next use.
-                    driver.unwatchSocket()
-                    driver.connection.handle.close()
+                    // cannot be reused in step.
+                    driver.giveUp()
                 }
             }
             driver.lent = false
@@ -116,34 +115,32 @@ final class StatementLoop: @unchecked Sendable {
     /// its next statement.
     func runLent(_ statement: PipelinedStatement, on connection: PostgresConnection) async throws -> PostgresResult {
         let driver = drivers[connection.index]
-        let (connected, pipelined) = driver.lock.withLock { (connection.handle.isConnected, driver.lentInPipeline) }
-        if !statement.pipelinable || !connected {
-            if pipelined {
-                driver.lock.withLock {
+        let (handle, settings) = (connection.handle, connection.settings)
+        if !statement.pipelinable {
+            // The simple protocol, outside pipeline mode, blocking: on the connection's own thread.
+            driver.lock.withLock {
+                if driver.lentInPipeline {
                     driver.lentInPipeline = false
-                    connection.handle.endAsync()
+                    handle.endAsync()
                 }
             }
-            if !statement.pipelinable {
-                return try await connection.thread.run { [handle = connection.handle, settings = connection.settings] () throws -> PostgresResult in
-                    try PostgresConnection.execute(handle, settings, statement.sql, statement.params)
-                }
-            }
-            try await connection.thread.run { [handle = connection.handle, settings = connection.settings] () throws in
-                try handle.connect(url: settings.url, connectTimeoutSeconds: settings.connectTimeoutSeconds,
-                                   statementTimeoutMilliseconds: settings.statementTimeoutMilliseconds)
-            }
+            return try await connection.thread.run { try PostgresConnection.execute(handle, settings, statement.sql, statement.params) }
+        }
+        // A connection given up (lost, or left out of step) is out of pipeline mode: it reconnects
+        // on its own thread, which blocks.
+        if !driver.lock.withLock({ handle.isConnected }) {
+            try await connection.thread.run { () throws in try PostgresConnection.connectIfNeeded(handle, settings) }
         }
         return try await withCheckedThrowingContinuation { continuation in
             let item = QueuedStatement(statement: statement, continuation: continuation)
             driver.lock.lock()
             defer { driver.lock.unlock() }
             if driver.stopped {
-                return item.fail(PostgresError(code: .closed, message: "client closed", query: statement.sql))
+                return item.fail(.clientClosed(query: statement.sql))
             }
             if !driver.lentInPipeline {
-                guard connection.handle.beginAsync() else {
-                    return item.fail(connection.handle.failure(nil, statement.sql))
+                guard handle.beginAsync() else {
+                    return item.fail(handle.failure(nil, statement.sql))
                 }
                 driver.lentInPipeline = true
             }
@@ -158,7 +155,7 @@ final class StatementLoop: @unchecked Sendable {
         driver.lock.lock()
         defer { driver.lock.unlock() }
         if driver.stopped {
-            for item in items { item.fail(PostgresError(code: .closed, message: "client closed", query: item.statement.sql)) }
+            for item in items { item.fail(.clientClosed(query: item.statement.sql)) }
             return
         }
         guard connection.handle.isConnected, connection.handle.beginAsync() else {
@@ -175,9 +172,9 @@ final class StatementLoop: @unchecked Sendable {
                 driver.stopped = true
                 let (failed, retry) = driver.takeUndelivered()
                 for (item, error) in failed { item.fail(error) }
-                for item in retry { item.fail(PostgresError(code: .closed, message: "client closed", query: item.statement.sql)) }
+                for item in retry { item.fail(.clientClosed(query: item.statement.sql)) }
             }
-            driver.unwatch()
+            driver.unregister()
         }
         await ownLoop?.stop()
     }
@@ -224,15 +221,13 @@ final class StatementLoop: @unchecked Sendable {
             // caller's next statement or the pool's next use.
             driver.lentInPipeline = false
             let message = driver.connection.handle.lastErrorMessage
-            driver.unwatchSocket()
-            driver.connection.handle.close()
+            driver.giveUp()
             for item in retry { item.fail(PostgresError(code: .connectionLost, message: message, query: item.statement.sql)) }
             return
         }
         guard let pool else {
-            driver.unwatchSocket()
-            driver.connection.handle.close()
-            for item in retry { item.fail(PostgresError(code: .closed, message: "client closed", query: item.statement.sql)) }
+            driver.giveUp()
+            for item in retry { item.fail(.clientClosed(query: item.statement.sql)) }
             return
         }
         handToOwnThread(driver.connection, retry, retryingConnectionFailures: false, pool)
@@ -242,8 +237,7 @@ final class StatementLoop: @unchecked Sendable {
     /// `items` to its own thread, which hands it back to the pool afterwards.
     private func handToOwnThread(_ connection: PostgresConnection, _ items: [QueuedStatement],
                                  retryingConnectionFailures: Bool, _ pool: ConnectionPool) {
-        drivers[connection.index].unwatchSocket()  // the caller holds the driver's lock
-        connection.handle.close()
+        drivers[connection.index].giveUp()  // the caller holds the driver's lock
         pool.moveToOwnThread(connection.index)
         connection.runOnOwnThread(items, retryingConnectionFailures: retryingConnectionFailures, pool)
     }

@@ -133,7 +133,6 @@ struct RedisBench {
 
         var results: [BenchResult] = []
         let rounds = max(1, options.rounds)
-        func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(1, values.count)) }
         for (label, pipelined) in [("round trip", false), ("pipelined P=\(p)", true)] {
             let n = pipelined ? options.pipelinedRequests : options.requests
             var arguments = ["-h", url.host, "-p", String(url.port), "--dbnum", String(url.database),
@@ -354,7 +353,6 @@ struct PostgresBench {
                 }
                 reference.append(tps)
             }
-            func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(1, values.count)) }
             print("\(benchCase.name): ours \(ours.map(BenchResult.format)), default pool \(oursOnSwiftPool.map(BenchResult.format)), pgbench \(reference.map(BenchResult.format))")
             let tps = mean(reference)
             let command = "pgbench -n -M \(options.pgbenchMode) -c \(c) -j \(options.pgThreads) -T \(options.seconds) -f <script>"
@@ -404,6 +402,9 @@ struct PostgresBench {
 }
 
 // MARK: - Report
+
+/// A side's figure over its rounds.
+func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(1, values.count)) }
 
 /// SplitMix64: the benchmark's values without a `getrandom` system call per statement
 /// (`Int.random` makes one on Linux; pgbench's `random()` is a user-space generator too).
