@@ -7,6 +7,7 @@ PKGS=(
   redis-server redis-tools postgresql postgresql-contrib
   bubblewrap openssh-server openssh-client libvirt-daemon
   prometheus python3-venv
+  slirp4netns libpcre2-dev redis-sentinel uidmap
 )
 if [[ "${CONVEYOR_WITH_BROWSER:-0}" == 1 ]]; then PKGS+=(chromium); fi
 missing=()
