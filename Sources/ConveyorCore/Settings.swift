@@ -1,6 +1,6 @@
 import Foundation
 
-/// Everything a node can be told. Defaults follow DESIGN §7; `SettingsLoader` fills it from
+/// Everything a node can be told. Defaults follow docs/architecture.md §7; `SettingsLoader` fills it from
 /// `config/conveyor.yml`, then `CONVEYOR_*` environment variables, then command-line flags.
 public struct Settings: Sendable {
     public var redisURL = "redis://127.0.0.1:6379/0"
