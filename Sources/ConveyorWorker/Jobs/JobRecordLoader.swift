@@ -13,6 +13,8 @@ struct ClaimedJob: Sendable {
     var hardTimeout: Duration
     var noOutputTimeout: Duration
     var maxLogBytes: Int
+    /// The node's job limits with the repository's own over them.
+    var limits: JobLimits
 
     /// Secure env values, masked in the log.
     var secrets: [String] { spec.env.filter(\.secure).map(\.value) }
@@ -27,7 +29,8 @@ struct ClaimedJob: Sendable {
 enum JobRecordLoader {
     static let sql = """
         SELECT j.id, j.state, j.attempt, j.config::text AS config, b.sha, b.branch, r.url,
-               r.hard_timeout_seconds, r.no_output_timeout_seconds, r.max_log_bytes
+               r.hard_timeout_seconds, r.no_output_timeout_seconds, r.max_log_bytes,
+               r.job_memory_limit, r.job_pids_limit, r.job_cpu_limit, r.job_disk_limit
         FROM jobs j JOIN builds b ON b.id = j.build_id JOIN repositories r ON r.id = j.repository_id
         WHERE j.id = ANY($1::bigint[])
         """
@@ -59,7 +62,9 @@ enum JobRecordLoader {
             id: id, state: state, attempt: try row.decode("attempt", as: Int.self), spec: spec, checkout: checkout,
             hardTimeout: .seconds(row["hard_timeout_seconds"].double ?? settings.hardTimeoutSeconds),
             noOutputTimeout: .seconds(row["no_output_timeout_seconds"].double ?? settings.noOutputTimeoutSeconds),
-            maxLogBytes: row["max_log_bytes"].int ?? settings.maxLogBytes)
+            maxLogBytes: row["max_log_bytes"].int ?? settings.maxLogBytes,
+            limits: JobLimits.defaults(settings).overridden(memory: row["job_memory_limit"].string, pids: row["job_pids_limit"].int,
+                                                            cpus: row["job_cpu_limit"].double, disk: row["job_disk_limit"].string))
     }
 }
 
