@@ -30,8 +30,8 @@ struct AttemptRun: Sendable {
         log.append(header())
         let monitor = JobMonitor(context: context, job: job, owner: owner, queueStream: stream, entryID: entryID, handle: handle, log: log)
         let execution = ExecutionJob(
-            id: job.id, attempt: job.attempt, script: ScriptCompiler.compile(job: job.spec, checkout: job.checkout),
-            environment: ["CONVEYOR_JOB_NUMBER": String(job.spec.number), "CONVEYOR_BRANCH": job.checkout.branch ?? "",
+            id: job.id, attempt: job.attempt, script: ScriptCompiler.compile(job: job.spec, checkout: job.checkout, builtinEnv: job.builtinEnv),
+            environment: ["CONVEYOR_JOB_NUMBER": job.facts.jobNumber, "CONVEYOR_BRANCH": job.facts.branch,
                           "CONVEYOR_COMMIT": job.checkout.sha],
             readOnlyPaths: job.readOnlyPaths, killGrace: .seconds(context.settings.cancelGraceSeconds), limits: job.limits)
         let (outcome, stop) = await withTaskGroup(of: Step.self) { group in
@@ -98,7 +98,13 @@ struct AttemptRun: Sendable {
         hostname: \(context.settings.nodeID)
         executor: \(executor.name)
         job: \(job.id) attempt \(job.attempt)
-        \(limits)
+        \(limits)\(Self.configWarnings(job.configWarnings))
         """
+    }
+
+    /// The config's warnings in yellow, as Travis shows its "Build config validation" messages.
+    static func configWarnings(_ warnings: [String]) -> String {
+        guard !warnings.isEmpty else { return "\n" }
+        return "\u{1B}[33;1mBuild config warnings:\u{1B}[0m\n" + warnings.map { "\u{1B}[33m  \($0)\u{1B}[0m\n" }.joined() + "\n\n"
     }
 }
