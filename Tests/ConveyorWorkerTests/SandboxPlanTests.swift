@@ -47,6 +47,7 @@ struct SandboxPlanTests {
         #expect(mounts(args, "--symlink").sorted() == ["/bin", "/lib"])
         #expect(args.contains("--die-with-parent") && args.contains("--unshare-pid") && args.contains("--new-session"))
         #expect(args.last == "/w/job-1/home/.conveyor-build.sh")
+        #expect(args.firstIndex(of: "--remount-ro")! > args.lastIndex(of: "--bind")!)
     }
 
     @Test func networkNamespaces() {

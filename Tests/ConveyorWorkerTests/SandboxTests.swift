@@ -56,7 +56,9 @@ struct SandboxTests {
             ls -A \(Self.root) | grep -v -x "$(basename "$(dirname "$HOME")")" && echo OTHER-JOB-DIRECTORY
             ls -A "$(dirname "$HOME")" | grep -v -x home && echo BOX-FILES-VISIBLE
             env | grep -i -E 'redis|postgres|api_token|webhook' && echo NODE-ENV
-            touch /usr/x /etc/x /opt/x 2>/dev/null && echo WROTE-OUTSIDE
+            for f in /usr/x /etc/x /opt/x /var/x; do touch "$f" 2>/dev/null && echo "WROTE-OUTSIDE $f"; done
+            touch "$(dirname "$HOME")/x" \(Self.root)/x 2>/dev/null
+
             echo done
             """)
         #expect(outcome == .exited(0), "\(text)")
@@ -65,6 +67,8 @@ struct SandboxTests {
             #expect(!text.contains(leak), "\(leak): \(text)")
         }
         #expect(text.contains("done"))
+        // The parents of the job's home inside the sandbox are its own (a private /tmp here): the host's stay untouched.
+        #expect(!FileManager.default.fileExists(atPath: Self.root + "/x"))
     }
 
     @Test func networkReachesNeitherHostLoopbackNorOwnAddresses() async throws {
