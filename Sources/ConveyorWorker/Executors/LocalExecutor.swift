@@ -55,24 +55,26 @@ public struct LocalExecutor: Executor {
         let uid = try await offPool("job-user") { try prepared.users.acquire() }
         var cgroup: JobCgroup?
         var note: String?
+        var plan = SandboxPlan(uid: uid, home: box.home, script: box.script, network: sandbox.network)
         do {
-            (cgroup, note) = try await offPool("job-prepare") { () -> (JobCgroup?, String?) in
+            (cgroup, note, plan) = try await offPool("job-prepare") { [plan, sandbox] () -> (JobCgroup?, String?, SandboxPlan) in
                 let note = try box.create(uid: uid, script: job.script, readOnly: job.readOnlyPaths, network: sandbox.network,
                                           diskBytes: job.limits.diskBytes)
-                return (try prepared.cgroups?.create(box.name, limits: job.limits), note)
+                let cgroup = try prepared.cgroups?.create(box.name, limits: job.limits)
+                var plan = plan
+                plan.tools.bwrap = sandbox.bwrapPath
+                plan.readOnly = job.readOnlyPaths.filter { FileManager.default.fileExists(atPath: $0) }
+                plan.hidden = sandbox.hiddenPaths.filter { FileManager.default.fileExists(atPath: $0) }
+                plan.overlays = box.overlays(network: sandbox.network)
+                plan.rootLinks = SandboxHost.rootLinks()
+                plan.cgroupProcs = cgroup?.procsFiles ?? []
+                plan.rlimits = SandboxPlan.rlimits(job.limits)
+                return (cgroup, note, plan)
             }
         } catch {
             await finish(box: box, cgroup: cgroup, uid: uid, users: prepared.users)
             throw ExecutorError("could not prepare the job's sandbox: \(error)")
         }
-        var plan = SandboxPlan(uid: uid, home: box.home, script: box.script, network: sandbox.network)
-        plan.tools.bwrap = sandbox.bwrapPath
-        plan.readOnly = job.readOnlyPaths.filter { FileManager.default.fileExists(atPath: $0) }
-        plan.hidden = sandbox.hiddenPaths.filter { FileManager.default.fileExists(atPath: $0) }
-        plan.overlays = box.overlays(network: sandbox.network)
-        plan.rootLinks = SandboxHost.rootLinks()
-        plan.cgroupProcs = cgroup?.procsFiles ?? []
-        plan.rlimits = SandboxPlan.rlimits(job.limits)
 
         let outcome: ExecutionOutcome
         do {
