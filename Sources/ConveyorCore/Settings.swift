@@ -59,6 +59,8 @@ public struct Settings: Sendable {
     public var sshUser = "conveyor"
     public var sshKey: String?
     public var sshKnownHosts: String?
+    /// The remote account ssh jobs run as (ssh_user must be root then); nil: the ssh user.
+    public var sshBuildUser: String?
     public var libvirtURI = "qemu:///system"
     public var libvirtDomains: [String] = []
     public var libvirtSnapshot = "clean"

@@ -113,6 +113,7 @@ extension SettingOption {
         .init("ssh_user", "ssh executor: user") { $0.sshUser = $1 },
         .init("ssh_key", "ssh executor: private key file") { $0.sshKey = optional($1) },
         .init("ssh_known_hosts", "ssh executor: known_hosts file used to check the host key") { $0.sshKnownHosts = optional($1) },
+        .init("ssh_build_user", "ssh executor: unprivileged account jobs run as on the build host (ssh_user must be root)") { $0.sshBuildUser = optional($1) },
         .init("libvirt_uri", "libvirt executor: connection URI") { $0.libvirtURI = $1 },
         .init("libvirt_domains", "libvirt executor: one domain per slot, comma-separated") { $0.libvirtDomains = list($1) },
         .init("libvirt_snapshot", "libvirt executor: clean snapshot reverted to before each job") { $0.libvirtSnapshot = $1 },
