@@ -33,7 +33,7 @@ struct AttemptRun: Sendable {
             id: job.id, attempt: job.attempt, script: ScriptCompiler.compile(job: job.spec, checkout: job.checkout, builtinEnv: job.builtinEnv),
             environment: ["CONVEYOR_JOB_NUMBER": job.facts.jobNumber, "CONVEYOR_BRANCH": job.facts.branch,
                           "CONVEYOR_COMMIT": job.checkout.sha],
-            readOnlyPaths: job.readOnlyPaths, killGrace: .seconds(context.settings.cancelGraceSeconds))
+            readOnlyPaths: job.readOnlyPaths, killGrace: .seconds(context.settings.cancelGraceSeconds), limits: job.limits)
         let (outcome, stop) = await withTaskGroup(of: Step.self) { group in
             group.addTask { [executor, reporter, handle, metrics, claimedAt, sends] in
                 do {
@@ -92,13 +92,13 @@ struct AttemptRun: Sendable {
     }
 
     private func header() -> String {
-        """
+        let limits = (executor is LocalExecutor ? "limits: \(job.limits.summary)\n" + job.limits.notes.map { "note: \($0)\n" }.joined() : "") + "\n"
+        return """
         Worker information
         hostname: \(context.settings.nodeID)
         executor: \(executor.name)
         job: \(job.id) attempt \(job.attempt)
-
-        \(Self.configWarnings(job.configWarnings))
+        \(limits)\(Self.configWarnings(job.configWarnings))
         """
     }
 

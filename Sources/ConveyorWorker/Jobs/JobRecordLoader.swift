@@ -17,6 +17,8 @@ struct ClaimedJob: Sendable {
     var facts: BuildFacts
     /// The config's warnings, shown at the top of the log.
     var configWarnings: [String] = []
+    /// The node's job limits with the repository's own over them.
+    var limits: JobLimits
 
     /// travis-build's environment for this job (see `BuildEnvironment`).
     var builtinEnv: [EnvVar] { BuildEnvironment.variables(job: spec, facts: facts) }
@@ -38,6 +40,7 @@ enum JobRecordLoader {
         SELECT j.id, j.state, j.attempt, j.number AS job_number, j.config::text AS config, b.id AS build_id, b.number AS build_number,
                b.sha, b.branch, b.tag, b.event_type, b.commit_message, r.url, r.slug,
                r.hard_timeout_seconds, r.no_output_timeout_seconds, r.max_log_bytes,
+               r.job_memory_limit, r.job_pids_limit, r.job_cpu_limit, r.job_disk_limit,
                q.pull_request, q.warnings::text AS warnings, q.payload->>'before' AS push_before,
                q.payload->'pull_request'->'head'->>'ref' AS head_branch, q.payload->'pull_request'->'head'->>'sha' AS head_sha,
                q.payload->'pull_request'->'head'->'repo'->>'full_name' AS head_repo,
@@ -87,7 +90,9 @@ enum JobRecordLoader {
             id: id, state: state, attempt: try row.decode("attempt", as: Int.self), spec: spec, checkout: checkout,
             hardTimeout: .seconds(row["hard_timeout_seconds"].double ?? settings.hardTimeoutSeconds),
             noOutputTimeout: .seconds(row["no_output_timeout_seconds"].double ?? settings.noOutputTimeoutSeconds),
-            maxLogBytes: row["max_log_bytes"].int ?? settings.maxLogBytes, facts: facts, configWarnings: warnings)
+            maxLogBytes: row["max_log_bytes"].int ?? settings.maxLogBytes, facts: facts, configWarnings: warnings,
+            limits: JobLimits.defaults(settings).overridden(memory: row["job_memory_limit"].string, pids: row["job_pids_limit"].int,
+                                                            cpus: row["job_cpu_limit"].double, disk: row["job_disk_limit"].string))
     }
 }
 
