@@ -22,7 +22,8 @@ struct ConfigCommand: ParsableCommand {
             limits.maxJobs = maxJobs
             let context = BuildRequestContext(branch: branch, tag: tag, eventType: event, repo: repo, commitMessage: commitMessage)
             do {
-                let expanded = try ConfigExpander.expand(yamlData: Array(data), context: context, limits: limits)
+                // Secure values are shown as `NAME=[secure]`, as a build would carry them (sealed).
+                let expanded = try ConfigExpander.expand(yamlData: Array(data), context: context, limits: limits, keepSecureValuesSealed: true)
                 print(expanded.expandOutputJSON().jsonText(pretty: true))
             } catch {
                 FileHandle.standardError.write(Data("\(file): \(error.description)\n".utf8))

@@ -4,34 +4,38 @@
 public enum ConfigExpander {
     /// Parses YAML (Yams) and expands it. `secureDecryption` decides what happens to `secure:` values:
     /// nil → the variable is left out of jobs with a warning; a closure → called with the ciphertext to get
-    /// the value (`EnvVar.secure = true`). `overrides` (an API trigger's YAML) is deep-merged over the config.
+    /// the value (`EnvVar.secure = true`). With `keepSecureValuesSealed` they stay ciphertext in the jobs
+    /// (`EnvVar.sealed`), for the worker to decrypt at the last moment. `overrides` (an API trigger's YAML) is deep-merged over the config.
     public static func expand(yaml: String, context: BuildRequestContext, limits: ConfigLimits = ConfigLimits(),
                               secureDecryption: (@Sendable (String) -> String?)? = nil,
+                              keepSecureValuesSealed: Bool = false,
                               overrides: String? = nil) throws(ConfigError) -> ExpandedBuild {
         let config = try YAMLLoader.load(text: yaml, limits: limits)
         let override = try overrides.map { text throws(ConfigError) in
             try YAMLLoader.load(text: text, limits: limits, what: "override config")
         }
         return try expand(config: config, override: override, context: context, limits: limits,
-                          secureDecryption: secureDecryption)
+                          secureDecryption: secureDecryption, keepSecureValuesSealed: keepSecureValuesSealed)
     }
 
     /// Same, from raw bytes: rejects oversized input and invalid UTF-8 with a clear error.
     public static func expand(yamlData: [UInt8], context: BuildRequestContext, limits: ConfigLimits = ConfigLimits(),
                               secureDecryption: (@Sendable (String) -> String?)? = nil,
+                              keepSecureValuesSealed: Bool = false,
                               overrides: String? = nil) throws(ConfigError) -> ExpandedBuild {
         let config = try YAMLLoader.load(bytes: yamlData, limits: limits)
         let override = try overrides.map { text throws(ConfigError) in
             try YAMLLoader.load(text: text, limits: limits, what: "override config")
         }
         return try expand(config: config, override: override, context: context, limits: limits,
-                          secureDecryption: secureDecryption)
+                          secureDecryption: secureDecryption, keepSecureValuesSealed: keepSecureValuesSealed)
     }
 
     /// Expands an already parsed config.
     public static func expand(config: JSONValue, override: JSONValue? = nil, context: BuildRequestContext,
                               limits: ConfigLimits = ConfigLimits(),
-                              secureDecryption: (@Sendable (String) -> String?)? = nil) throws(ConfigError) -> ExpandedBuild {
+                              secureDecryption: (@Sendable (String) -> String?)? = nil,
+                              keepSecureValuesSealed: Bool = false) throws(ConfigError) -> ExpandedBuild {
         let merged = override.map { config.deepMerged(with: $0) } ?? config
         let root: [String: JSONValue]
         switch merged {
@@ -40,7 +44,7 @@ public enum ConfigExpander {
         default: throw ConfigError("config must be a mapping of keys to values at the top level")
         }
         var expansion = MatrixExpansion(root: root, context: context, limits: limits,
-                                        secrets: SecureValues(decrypt: secureDecryption))
+                                        secrets: SecureValues(decrypt: secureDecryption, keepSealed: keepSecureValuesSealed))
         return try expansion.run()
     }
 }

@@ -32,7 +32,9 @@ struct AttemptRun: Sendable {
         let execution = ExecutionJob(
             id: job.id, attempt: job.attempt, script: ScriptCompiler.compile(job: job.spec, checkout: job.checkout),
             environment: ["CONVEYOR_JOB_NUMBER": String(job.spec.number), "CONVEYOR_BRANCH": job.checkout.branch ?? "",
-                          "CONVEYOR_COMMIT": job.checkout.sha],
+                          "CONVEYOR_COMMIT": job.checkout.sha,
+                          // Travis's meaning: whether secure values reached this job (never for a fork's pull request).
+                          "TRAVIS_SECURE_ENV_VARS": job.spec.secretsWithheld == nil && job.spec.env.contains(where: \.secure) ? "true" : "false"],
             readOnlyPaths: job.readOnlyPaths, killGrace: .seconds(context.settings.cancelGraceSeconds))
         let (outcome, stop) = await withTaskGroup(of: Step.self) { group in
             group.addTask { [executor, reporter, handle, metrics, claimedAt, sends] in
@@ -98,7 +100,7 @@ struct AttemptRun: Sendable {
         executor: \(executor.name)
         job: \(job.id) attempt \(job.attempt)
 
-
+        \(job.notices.map { $0 + "\n" }.joined())
         """
     }
 }
