@@ -5,7 +5,7 @@ import Hummingbird
 
 /// `GET/POST/PATCH/DELETE /api/v1/repos/{owner}/{repo}/env_vars[/{id}]`: the environment variables of
 /// the repository settings. A secret value (`"public": false`, the default) is sealed before it is
-/// stored and never returned; builds created afterwards get the change. See docs/api.md.
+/// stored and never returned; builds created afterwards get the change. See docs/security.md.
 struct EnvVarRoutes: Sendable {
     let context: NodeContext
     let store: EnvVarStore

@@ -21,7 +21,7 @@ struct RepoRef: Sendable {
 }
 
 /// `GET /api/v1/repos/{owner}/{repo}/key` (the public key `secure:` values are encrypted against) and
-/// `GET/PATCH /api/v1/repos/{owner}/{repo}/settings`. See docs/api.md and docs/security.md.
+/// `GET/PATCH /api/v1/repos/{owner}/{repo}/settings`. See docs/security.md.
 struct RepoSettingsRoutes: Sendable {
     let context: NodeContext
     let keys: RepositoryKeyStore

@@ -3,7 +3,7 @@ import Hummingbird
 
 /// A repository's settings as `GET/PATCH /api/v1/repos/{owner}/{name}/settings` show them. Secrets
 /// (the GitHub webhook secret, the notification webhooks' signing secret) are write-only: only
-/// whether one is set is shown. See docs/api.md.
+/// whether one is set is shown. See docs/security.md.
 struct RepositorySettings: ResponseEncodable, Equatable {
     var repo: String
     var buildPushes: Bool
