@@ -82,7 +82,7 @@ let package = Package(
         ], swiftSettings: swiftSettings),
 
         // One module per role.
-        .target(name: "ConveyorGatekeeper", dependencies: ["ConveyorCore", "ConveyorModel", "ConveyorSecrets"], swiftSettings: swiftSettings),
+        .target(name: "ConveyorGatekeeper", dependencies: ["ConveyorCore", "ConveyorModel", "ConveyorHub", "ConveyorSecrets"], swiftSettings: swiftSettings),
         .target(name: "ConveyorScheduler", dependencies: ["ConveyorCore"], swiftSettings: swiftSettings),
         .target(name: "ConveyorWorker", dependencies: ["ConveyorCore", "ConveyorSSH", "ConveyorVirt", "ConveyorSecrets"], swiftSettings: swiftSettings),
         .target(name: "ConveyorHub", dependencies: ["ConveyorCore", "ConveyorHTTPClient"], swiftSettings: swiftSettings),

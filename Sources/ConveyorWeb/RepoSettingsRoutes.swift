@@ -60,7 +60,7 @@ struct RepoSettingsRoutes: Sendable {
     func load(_ repo: RepoRef) async throws -> RepositorySettings {
         guard let row = try await context.postgres.query("""
             SELECT slug, build_pushes, build_pull_requests, max_concurrent_jobs, hard_timeout_seconds, no_output_timeout_seconds, max_log_bytes,
-                   auto_cancel_pushes, auto_cancel_pull_requests, private, webhook_secret IS NOT NULL AS webhook_secret_set,
+                   auto_cancel_pushes, auto_cancel_pull_requests, auto_cancel_running_jobs, private, webhook_secret IS NOT NULL AS webhook_secret_set,
                    coalesce(settings->'webhooks', '[]'::jsonb)::text AS webhooks, coalesce((settings->>'webhooks_on_start')::boolean, false) AS on_start,
                    coalesce(settings->>'webhook_secret', '') <> '' AS notification_secret_set
             FROM repositories WHERE id = $1
@@ -73,6 +73,7 @@ struct RepoSettingsRoutes: Sendable {
             maxConcurrentJobs: row["max_concurrent_jobs"].int, hardTimeoutSeconds: row["hard_timeout_seconds"].int,
             noOutputTimeoutSeconds: row["no_output_timeout_seconds"].int, maxLogBytes: row["max_log_bytes"].int,
             autoCancelPushes: row["auto_cancel_pushes"].bool ?? true, autoCancelPullRequests: row["auto_cancel_pull_requests"].bool ?? true,
+            autoCancelRunningJobs: row["auto_cancel_running_jobs"].bool ?? false,
             private: row["private"].bool ?? false, webhooks: webhooks, webhooksOnStart: row["on_start"].bool ?? false,
             webhookSecretSet: row["webhook_secret_set"].bool ?? false, notificationSecretSet: row["notification_secret_set"].bool ?? false)
     }
@@ -85,6 +86,7 @@ struct RepoSettingsRoutes: Sendable {
         try update.column("build_pull_requests", patch.buildPullRequests, required: true) { .bool($0) }
         try update.column("auto_cancel_pushes", patch.autoCancelPushes, required: true) { .bool($0) }
         try update.column("auto_cancel_pull_requests", patch.autoCancelPullRequests, required: true) { .bool($0) }
+        try update.column("auto_cancel_running_jobs", patch.autoCancelRunningJobs, required: true) { .bool($0) }
         try update.column("private", patch.private, required: true) { .bool($0) }
         try update.column("max_concurrent_jobs", patch.maxConcurrentJobs, check: Self.atLeast(0, "max_concurrent_jobs")) { .int($0) }
         try update.column("hard_timeout_seconds", patch.hardTimeoutSeconds, check: Self.atLeast(1, "hard_timeout_seconds")) { .int($0) }

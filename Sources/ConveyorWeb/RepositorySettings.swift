@@ -14,6 +14,7 @@ struct RepositorySettings: ResponseEncodable, Equatable {
     var maxLogBytes: Int?
     var autoCancelPushes: Bool
     var autoCancelPullRequests: Bool
+    var autoCancelRunningJobs: Bool
     var `private`: Bool
     var webhooks: [String]
     var webhooksOnStart: Bool
@@ -25,6 +26,7 @@ struct RepositorySettings: ResponseEncodable, Equatable {
         case buildPushes = "build_pushes", buildPullRequests = "build_pull_requests", maxConcurrentJobs = "max_concurrent_jobs"
         case hardTimeoutSeconds = "hard_timeout_seconds", noOutputTimeoutSeconds = "no_output_timeout_seconds", maxLogBytes = "max_log_bytes"
         case autoCancelPushes = "auto_cancel_pushes", autoCancelPullRequests = "auto_cancel_pull_requests"
+        case autoCancelRunningJobs = "auto_cancel_running_jobs"
         case webhooksOnStart = "webhooks_on_start", webhookSecretSet = "webhook_secret_set", notificationSecretSet = "notification_secret_set"
     }
 
@@ -40,6 +42,7 @@ struct RepositorySettings: ResponseEncodable, Equatable {
         try c.encode(maxLogBytes, forKey: .maxLogBytes)
         try c.encode(autoCancelPushes, forKey: .autoCancelPushes)
         try c.encode(autoCancelPullRequests, forKey: .autoCancelPullRequests)
+        try c.encode(autoCancelRunningJobs, forKey: .autoCancelRunningJobs)
         try c.encode(`private`, forKey: .private)
         try c.encode(webhooks, forKey: .webhooks)
         try c.encode(webhooksOnStart, forKey: .webhooksOnStart)
@@ -73,6 +76,7 @@ struct RepositorySettingsPatch: Decodable, Sendable {
     var maxLogBytes: PatchField<Int> = .unchanged
     var autoCancelPushes: PatchField<Bool> = .unchanged
     var autoCancelPullRequests: PatchField<Bool> = .unchanged
+    var autoCancelRunningJobs: PatchField<Bool> = .unchanged
     var `private`: PatchField<Bool> = .unchanged
     var webhooks: PatchField<[String]> = .unchanged
     var webhooksOnStart: PatchField<Bool> = .unchanged
@@ -84,6 +88,7 @@ struct RepositorySettingsPatch: Decodable, Sendable {
         case buildPushes = "build_pushes", buildPullRequests = "build_pull_requests", maxConcurrentJobs = "max_concurrent_jobs"
         case hardTimeoutSeconds = "hard_timeout_seconds", noOutputTimeoutSeconds = "no_output_timeout_seconds", maxLogBytes = "max_log_bytes"
         case autoCancelPushes = "auto_cancel_pushes", autoCancelPullRequests = "auto_cancel_pull_requests"
+        case autoCancelRunningJobs = "auto_cancel_running_jobs"
         case webhooksOnStart = "webhooks_on_start", webhookSecret = "webhook_secret", notificationSecret = "notification_secret"
     }
 
@@ -103,6 +108,7 @@ struct RepositorySettingsPatch: Decodable, Sendable {
         maxLogBytes = try c.patch(.maxLogBytes)
         autoCancelPushes = try c.patch(.autoCancelPushes)
         autoCancelPullRequests = try c.patch(.autoCancelPullRequests)
+        autoCancelRunningJobs = try c.patch(.autoCancelRunningJobs)
         `private` = try c.patch(.private)
         webhooks = try c.patch(.webhooks)
         webhooksOnStart = try c.patch(.webhooksOnStart)

@@ -11,7 +11,7 @@ struct ReposCommand: AsyncParsableCommand {
             commandName: "settings", abstract: "Show or change a repository's settings.",
             discussion: """
                 Keys: build_pushes, build_pull_requests, max_concurrent_jobs, hard_timeout_seconds, no_output_timeout_seconds, \
-                max_log_bytes, auto_cancel_pushes, auto_cancel_pull_requests, private, webhooks (comma-separated URLs), \
+                max_log_bytes, auto_cancel_pushes, auto_cancel_pull_requests, auto_cancel_running_jobs, private, webhooks (comma-separated URLs), \
                 webhooks_on_start, webhook_secret, notification_secret. `null` clears a limit or a secret.
                 """)
         @Argument(help: "Repository owner/name.") var repo: String

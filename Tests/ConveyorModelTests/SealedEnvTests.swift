@@ -68,20 +68,17 @@ import Testing
         let push = SealedEnv.prepare(jobs, settingsEnv: settings, origin: nil)
         #expect(push[0].env.map(\.displayText) == ["PUBLIC=p", "SECRET=[secure]", "[secure]", "NAMED=[secure]", "PLAIN=1"])
         #expect(push[0].secretsWithheld == nil)
-        let same = SealedEnv.prepare(jobs, settingsEnv: settings, origin: .of(headRepo: "owner/repo", baseRepo: "owner/repo", repository: "owner/repo"))
+        let same = SealedEnv.prepare(jobs, settingsEnv: settings, origin: .sameRepository)
         #expect(same[0].env.count == 5)
-        let fork = SealedEnv.prepare(jobs, settingsEnv: settings, origin: .of(headRepo: "mallory/repo", baseRepo: "owner/repo", repository: "owner/repo"))
+        let fork = SealedEnv.prepare(jobs, settingsEnv: settings, origin: .fork(head: "mallory/repo"))
         #expect(fork[0].env.map(\.displayText) == ["PUBLIC=p", "PLAIN=1"])
         #expect(fork[0].secretsWithheld?.contains("comes from a fork (mallory/repo)") == true)
     }
 
-    @Test func forkDetectionFollowsThePayload() {
-        #expect(PullRequestOrigin.of(headRepo: "Owner/Repo", baseRepo: "owner/repo", repository: "owner/repo") == .sameRepository)
-        #expect(PullRequestOrigin.of(headRepo: "owner/repo", baseRepo: nil, repository: "owner/repo") == .sameRepository)
-        #expect(PullRequestOrigin.of(headRepo: "fork/repo", baseRepo: "owner/repo", repository: "owner/repo") == .fork(head: "fork/repo"))
-        // A deleted fork has no head repository: no secrets.
-        #expect(PullRequestOrigin.of(headRepo: nil, baseRepo: "owner/repo", repository: "owner/repo").isFork)
-        #expect(PullRequestOrigin.of(headRepo: "", baseRepo: nil, repository: "owner/repo").isFork)
+    @Test func theNoticeNamesTheFork() {
+        #expect(PullRequestOrigin.sameRepository.withheldNotice == nil)
+        #expect(PullRequestOrigin.fork(head: nil).withheldNotice?.contains("comes from a fork. TRAVIS_SECURE_ENV_VARS=false") == true)
+        #expect(PullRequestOrigin.fork(head: "a/b").isFork)
     }
 
     @Test func encryptAddAppendsToEnvGlobal() throws {

@@ -1,8 +1,9 @@
 extension ConditionExpr {
-    /// Evaluates against a request, a job's env (global first, then its own: later ones win) and the
+    /// Evaluates against a request, a job's env (the repository settings' first, then global, then its
+    /// own: later ones win) and the
     /// job's keys (`os`, `language`, `dist`, `arch`, …). Secure variables are not visible to `env()`.
     public func evaluate(context: BuildRequestContext, env: [EnvVar], jobKeys: [String: JSONValue] = [:]) -> Bool {
-        let scope = ConditionScope(context: context, env: env, jobKeys: jobKeys)
+        let scope = ConditionScope(context: context, env: context.settingsEnv + env, jobKeys: jobKeys)
         return evaluate(in: scope)
     }
 

@@ -10,11 +10,8 @@ public enum ConfigExpander {
                               secureDecryption: (@Sendable (String) -> String?)? = nil,
                               keepSecureValuesSealed: Bool = false,
                               overrides: String? = nil) throws(ConfigError) -> ExpandedBuild {
-        let config = try YAMLLoader.load(text: yaml, limits: limits)
-        let override = try overrides.map { text throws(ConfigError) in
-            try YAMLLoader.load(text: text, limits: limits, what: "override config")
-        }
-        return try expand(config: config, override: override, context: context, limits: limits,
+        let config = try YAMLLoader.loadDocument(text: yaml, limits: limits)
+        return try expand(document: config, overrides: overrides, context: context, limits: limits,
                           secureDecryption: secureDecryption, keepSecureValuesSealed: keepSecureValuesSealed)
     }
 
@@ -23,19 +20,28 @@ public enum ConfigExpander {
                               secureDecryption: (@Sendable (String) -> String?)? = nil,
                               keepSecureValuesSealed: Bool = false,
                               overrides: String? = nil) throws(ConfigError) -> ExpandedBuild {
-        let config = try YAMLLoader.load(bytes: yamlData, limits: limits)
-        let override = try overrides.map { text throws(ConfigError) in
-            try YAMLLoader.load(text: text, limits: limits, what: "override config")
-        }
-        return try expand(config: config, override: override, context: context, limits: limits,
+        let config = try YAMLLoader.loadDocument(bytes: yamlData, limits: limits)
+        return try expand(document: config, overrides: overrides, context: context, limits: limits,
                           secureDecryption: secureDecryption, keepSecureValuesSealed: keepSecureValuesSealed)
+    }
+
+    private static func expand(document: YAMLLoader.Document, overrides: String?, context: BuildRequestContext,
+                               limits: ConfigLimits, secureDecryption: (@Sendable (String) -> String?)?,
+                               keepSecureValuesSealed: Bool) throws(ConfigError) -> ExpandedBuild {
+        let override = try overrides.map { text throws(ConfigError) in
+            try YAMLLoader.loadDocument(text: text, limits: limits, what: "override config")
+        }
+        let keyOrder = override.map { document.keyOrder.merging($0.keyOrder) } ?? document.keyOrder
+        return try expand(config: document.value, override: override?.value, context: context, limits: limits,
+                          secureDecryption: secureDecryption, keepSecureValuesSealed: keepSecureValuesSealed, keyOrder: keyOrder)
     }
 
     /// Expands an already parsed config.
     public static func expand(config: JSONValue, override: JSONValue? = nil, context: BuildRequestContext,
                               limits: ConfigLimits = ConfigLimits(),
                               secureDecryption: (@Sendable (String) -> String?)? = nil,
-                              keepSecureValuesSealed: Bool = false) throws(ConfigError) -> ExpandedBuild {
+                              keepSecureValuesSealed: Bool = false,
+                              keyOrder: KeyOrder = KeyOrder()) throws(ConfigError) -> ExpandedBuild {
         let merged = override.map { config.deepMerged(with: $0) } ?? config
         let root: [String: JSONValue]
         switch merged {
@@ -44,7 +50,7 @@ public enum ConfigExpander {
         default: throw ConfigError("config must be a mapping of keys to values at the top level")
         }
         var expansion = MatrixExpansion(root: root, context: context, limits: limits,
-                                        secrets: SecureValues(decrypt: secureDecryption, keepSealed: keepSecureValuesSealed))
+                                        secrets: SecureValues(decrypt: secureDecryption, keepSealed: keepSecureValuesSealed), keyOrder: keyOrder)
         return try expansion.run()
     }
 }

@@ -2,16 +2,30 @@ import Yams
 
 /// Turns config text into a `JSONValue`, within `ConfigLimits`. The only place that touches Yams.
 enum YAMLLoader {
+    /// A parsed document and the order its mappings were written in.
+    struct Document {
+        var value: JSONValue
+        var keyOrder: KeyOrder
+    }
+
     static func load(bytes: [UInt8], limits: ConfigLimits, what: String = "config") throws(ConfigError) -> JSONValue {
+        try loadDocument(bytes: bytes, limits: limits, what: what).value
+    }
+
+    static func load(text: String, limits: ConfigLimits, what: String = "config") throws(ConfigError) -> JSONValue {
+        try loadDocument(text: text, limits: limits, what: what).value
+    }
+
+    static func loadDocument(bytes: [UInt8], limits: ConfigLimits, what: String = "config") throws(ConfigError) -> Document {
         try checkSize(bytes.count, limits: limits, what: what)
         guard let text = String(validating: bytes, as: UTF8.self) else {
             let offset = firstInvalidUTF8Offset(bytes) ?? 0
             throw ConfigError("\(what) is not valid UTF-8 text (first bad byte at offset \(offset))")
         }
-        return try load(text: text, limits: limits, what: what)
+        return try loadDocument(text: text, limits: limits, what: what)
     }
 
-    static func load(text: String, limits: ConfigLimits, what: String = "config") throws(ConfigError) -> JSONValue {
+    static func loadDocument(text: String, limits: ConfigLimits, what: String = "config") throws(ConfigError) -> Document {
         try checkSize(text.utf8.count, limits: limits, what: what)
         try AliasKeyScan.check(text)
         let root: Node?
@@ -22,9 +36,10 @@ enum YAMLLoader {
         } catch {
             throw ConfigError("invalid YAML: \(error)")
         }
-        guard let root else { return .null }
+        guard let root else { return Document(value: .null, keyOrder: KeyOrder()) }
         var converter = YAMLNodeConverter(nodeBudget: limits.maxAliasExpansion, maxDepth: limits.maxDepth)
-        return try converter.convert(root)
+        let value = try converter.convert(root)
+        return Document(value: value, keyOrder: converter.keyOrder)
     }
 
     private static func checkSize(_ count: Int, limits: ConfigLimits, what: String) throws(ConfigError) {

@@ -5,6 +5,8 @@ import Yams
 struct YAMLNodeConverter {
     var nodeBudget: Int
     let maxDepth: Int
+    /// Key order of every mapping converted (see `KeyOrder`).
+    var keyOrder = KeyOrder()
 
     mutating func convert(_ node: Node, depth: Int = 0) throws(ConfigError) -> JSONValue {
         nodeBudget -= 1
@@ -36,6 +38,7 @@ struct YAMLNodeConverter {
     private mutating func convertMapping(_ mapping: Node.Mapping, depth: Int) throws(ConfigError) -> [String: JSONValue] {
         var object: [String: JSONValue] = [:]
         var merged: [[String: JSONValue]] = []
+        var written: [String] = []
         for (key, value) in mapping {
             guard case .scalar(let keyScalar) = key else {
                 throw ConfigError("mapping keys must be plain strings", line: key.mark?.line, column: key.mark?.column)
@@ -51,10 +54,13 @@ struct YAMLNodeConverter {
                 continue
             }
             object[keyScalar.string] = try convert(value, depth: depth + 1)
+            written.append(keyScalar.string)
         }
         for fields in merged {
             object.merge(fields) { explicit, _ in explicit }
+            written += keyOrder.ordered(fields.keys).filter { !written.contains($0) }
         }
+        keyOrder.record(written)
         return object
     }
 

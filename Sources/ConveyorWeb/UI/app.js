@@ -400,6 +400,7 @@
     ['build_pull_requests', 'Build pull requests', 'bool'],
     ['auto_cancel_pushes', 'Auto-cancel pushes', 'bool'],
     ['auto_cancel_pull_requests', 'Auto-cancel pull requests', 'bool'],
+    ['auto_cancel_running_jobs', 'Auto-cancel running jobs too', 'bool'],
     ['private', 'Private', 'bool'],
     ['max_concurrent_jobs', 'Max concurrent jobs', 'int'],
     ['hard_timeout_seconds', 'Hard timeout (s)', 'int'],

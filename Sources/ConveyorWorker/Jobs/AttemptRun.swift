@@ -30,12 +30,10 @@ struct AttemptRun: Sendable {
         log.append(header())
         let monitor = JobMonitor(context: context, job: job, owner: owner, queueStream: stream, entryID: entryID, handle: handle, log: log)
         let execution = ExecutionJob(
-            id: job.id, attempt: job.attempt, script: ScriptCompiler.compile(job: job.spec, checkout: job.checkout),
-            environment: ["CONVEYOR_JOB_NUMBER": String(job.spec.number), "CONVEYOR_BRANCH": job.checkout.branch ?? "",
-                          "CONVEYOR_COMMIT": job.checkout.sha,
-                          // Travis's meaning: whether secure values reached this job (never for a fork's pull request).
-                          "TRAVIS_SECURE_ENV_VARS": job.spec.secretsWithheld == nil && job.spec.env.contains(where: \.secure) ? "true" : "false"],
-            readOnlyPaths: job.readOnlyPaths, killGrace: .seconds(context.settings.cancelGraceSeconds))
+            id: job.id, attempt: job.attempt, script: ScriptCompiler.compile(job: job.spec, checkout: job.checkout, builtinEnv: job.builtinEnv),
+            environment: ["CONVEYOR_JOB_NUMBER": job.facts.jobNumber, "CONVEYOR_BRANCH": job.facts.branch,
+                          "CONVEYOR_COMMIT": job.checkout.sha],
+            readOnlyPaths: job.readOnlyPaths, killGrace: .seconds(context.settings.cancelGraceSeconds), limits: job.limits)
         let (outcome, stop) = await withTaskGroup(of: Step.self) { group in
             group.addTask { [executor, reporter, handle, metrics, claimedAt, sends] in
                 do {
@@ -94,13 +92,24 @@ struct AttemptRun: Sendable {
     }
 
     private func header() -> String {
-        """
+        let limits = (executor is LocalExecutor ? "limits: \(job.limits.summary)\n" + job.limits.notes.map { "note: \($0)\n" }.joined() : "") + "\n"
+        return """
         Worker information
         hostname: \(context.settings.nodeID)
         executor: \(executor.name)
         job: \(job.id) attempt \(job.attempt)
-
-        \(job.notices.map { $0 + "\n" }.joined())
+        \(limits)\(Self.configWarnings(job.configWarnings))\(Self.notices(job.notices))
         """
+    }
+
+    /// Secrets withheld or left out, and why (never a value).
+    static func notices(_ notices: [String]) -> String {
+        notices.isEmpty ? "" : notices.map { $0 + "\n" }.joined() + "\n"
+    }
+
+    /// The config's warnings in yellow, as Travis shows its "Build config validation" messages.
+    static func configWarnings(_ warnings: [String]) -> String {
+        guard !warnings.isEmpty else { return "\n" }
+        return "\u{1B}[33;1mBuild config warnings:\u{1B}[0m\n" + warnings.map { "\u{1B}[33m  \($0)\u{1B}[0m\n" }.joined() + "\n\n"
     }
 }
