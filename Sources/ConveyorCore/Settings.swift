@@ -14,6 +14,11 @@ public struct Settings: Sendable {
     public var publicURL: String?
     public var apiToken: String?
     public var webhookSecret: String?
+    /// The cluster key sealing secrets at rest (docs/security.md): base64 of 32 bytes, or read from
+    /// `secretsKeyFile`; `secretsKeyPrevious` only opens, during a rotation.
+    public var secretsKey: String?
+    public var secretsKeyFile: String?
+    public var secretsKeyPrevious: String?
     public var redisPoolSize = 4
     public var postgresPoolSize = 4
     /// Threads of the node's event loops (`EventLoopGroup`), which run its Swift tasks and read
