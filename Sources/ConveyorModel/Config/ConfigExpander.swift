@@ -8,24 +8,31 @@ public enum ConfigExpander {
     public static func expand(yaml: String, context: BuildRequestContext, limits: ConfigLimits = ConfigLimits(),
                               secureDecryption: (@Sendable (String) -> String?)? = nil,
                               overrides: String? = nil) throws(ConfigError) -> ExpandedBuild {
-        let config = try YAMLLoader.load(text: yaml, limits: limits)
-        let override = try overrides.map { text throws(ConfigError) in
-            try YAMLLoader.load(text: text, limits: limits, what: "override config")
-        }
-        return try expand(config: config, override: override, context: context, limits: limits,
-                          secureDecryption: secureDecryption)
+        try expand(loaded: try YAMLLoader.load(text: yaml, limits: limits), context: context, limits: limits,
+                   secureDecryption: secureDecryption, overrides: overrides)
     }
 
     /// Same, from raw bytes: rejects oversized input and invalid UTF-8 with a clear error.
     public static func expand(yamlData: [UInt8], context: BuildRequestContext, limits: ConfigLimits = ConfigLimits(),
                               secureDecryption: (@Sendable (String) -> String?)? = nil,
                               overrides: String? = nil) throws(ConfigError) -> ExpandedBuild {
-        let config = try YAMLLoader.load(bytes: yamlData, limits: limits)
+        try expand(loaded: try YAMLLoader.load(bytes: yamlData, limits: limits), context: context, limits: limits,
+                   secureDecryption: secureDecryption, overrides: overrides)
+    }
+
+    /// Parsing warnings (duplicate keys) come first in the build's warnings.
+    private static func expand(loaded config: YAMLLoader.Loaded, context: BuildRequestContext, limits: ConfigLimits,
+                               secureDecryption: (@Sendable (String) -> String?)?,
+                               overrides: String?) throws(ConfigError) -> ExpandedBuild {
         let override = try overrides.map { text throws(ConfigError) in
             try YAMLLoader.load(text: text, limits: limits, what: "override config")
         }
-        return try expand(config: config, override: override, context: context, limits: limits,
-                          secureDecryption: secureDecryption)
+        var build = try expand(config: config.value, override: override?.value, context: context, limits: limits,
+                               secureDecryption: secureDecryption)
+        var warnings = WarningList()
+        for warning in config.warnings + (override?.warnings ?? []) + build.warnings { warnings.add(warning) }
+        build.warnings = warnings.items
+        return build
     }
 
     /// Expands an already parsed config.

@@ -63,13 +63,13 @@ struct MatrixExpansion {
         if ["push", "pull_request"].contains(context.eventType), let marker = BranchRules.skipMarker(in: context.commitMessage) {
             return "commit message contains \(marker)"
         }
-        if let reason = BranchRules.exclusionReason(branches: root["branches"], branch: context.branchForRules,
+        if let reason = try BranchRules.exclusionReason(branches: root["branches"], branch: context.branchForRules,
                                                     warnings: &warnings) {
             return reason
         }
         if let condition = root["if"]?.scalarText {
             let expr = try Condition.parse(condition)
-            if !expr.evaluate(context: context, env: rootEnv, jobKeys: rootKeys) {
+            if try !expr.evaluate(context: context, env: rootEnv, jobKeys: rootKeys) {
                 return "build condition is false: \(condition)"
             }
         }
@@ -98,14 +98,14 @@ struct MatrixExpansion {
         for stage in plan.stages {
             guard let condition = stage.condition else { continue }
             let expr = try Condition.parse(condition)
-            stageResults[stage.name] = expr.evaluate(context: context, env: rootEnv, jobKeys: rootKeys)
+            stageResults[stage.name] = try expr.evaluate(context: context, env: rootEnv, jobKeys: rootKeys)
         }
         var kept: [JobDraft] = []
         for draft in drafts {
             if let stage = plan.stage(for: draft), stageResults[stage.name] == false { continue }
             if let condition = draft.condition {
                 let expr = try Condition.parse(condition)
-                if !expr.evaluate(context: context, env: draft.spec.env, jobKeys: draft.spec.keys) { continue }
+                if try !expr.evaluate(context: context, env: draft.spec.env, jobKeys: draft.spec.keys) { continue }
             }
             kept.append(draft)
         }

@@ -1,3 +1,4 @@
+import ConveyorModel
 import ConveyorSSH
 import Foundation
 
@@ -36,7 +37,7 @@ public struct SSHExecutor: Executor {
              output: @escaping @Sendable ([UInt8]) -> Void) async throws -> ExecutionOutcome {
         let directory = "/tmp/conveyor-\(job.id)-\(job.attempt)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
         do {
-            let made = try await session.execute("mkdir -m 700 -p \(Self.quote(directory))")
+            let made = try await session.execute("mkdir -m 700 -p \(try Self.quote(directory))")
             guard made.status == 0 else { throw ExecutorError(reason: "ssh_failed", "mkdir \(directory): \(made.stderr)") }
             try await session.upload(Array(job.script.utf8), to: "\(directory)/build.sh")
         } catch let error as ExecutorError {
@@ -45,9 +46,14 @@ public struct SSHExecutor: Executor {
             throw ExecutorError(reason: "ssh_failed", "could not upload the build script: \(error)")
         }
         await started()
-        defer { Task { _ = try? await session.execute("rm -rf \(Self.quote(directory))") } }
+        defer { Task { _ = try? await session.execute("rm -rf \(try Self.quote(directory))") } }
         try Task.checkCancellation()
-        let command = Self.command(job, directory: directory)
+        let command: String
+        do {
+            command = try Self.command(job, directory: directory)
+        } catch {
+            throw ExecutorError(reason: "ssh_failed", "could not build the remote command: \(error)")
+        }
         let status: Int32
         do {
             let remote = try await session.run(command) { _, bytes in output(bytes) }
@@ -62,15 +68,16 @@ public struct SSHExecutor: Executor {
         return .exited(status)
     }
 
-    static func command(_ job: ExecutionJob, directory: String) -> String {
+    static func command(_ job: ExecutionJob, directory: String) throws(ShellQuotingError) -> String {
         var env = ["CI": "true", "CONTINUOUS_INTEGRATION": "true", "CONVEYOR": "true", "TRAVIS": "true",
                    "CONVEYOR_JOB_ID": String(job.id), "CONVEYOR_ATTEMPT": String(job.attempt), "GIT_TERMINAL_PROMPT": "0"]
         env.merge(job.environment) { _, new in new }
-        let exports = env.sorted { $0.key < $1.key }.map { "export \($0.key)=\(quote($0.value))" }.joined(separator: "; ")
-        return "cd \(quote(directory)) && \(exports); exec /bin/bash build.sh 2>&1"
+        var exports: [String] = []
+        for (name, value) in env.sorted(by: { $0.key < $1.key }) { exports.append("export \(name)=\(try quote(value))") }
+        return "cd \(try quote(directory)) && \(exports.joined(separator: "; ")); exec /bin/bash build.sh 2>&1"
     }
 
-    static func quote(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    static func quote(_ text: String) throws(ShellQuotingError) -> String {
+        try ShellQuoting.singleQuoted(text)
     }
 }
