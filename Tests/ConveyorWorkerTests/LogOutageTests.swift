@@ -68,6 +68,33 @@ struct LogOutageTests {
         await server.stop()
     }
 
+    /// The job's last pipeline (the end of its log, its final state, the ack) waits out an outage
+    /// longer than its first five tries instead of giving up.
+    @Test(.timeLimit(.minutes(2)))
+    func finalPipelineOutlastsAnOutage() async throws {
+        let server = try PrivateRedis()
+        try await server.start()
+        let context = try await TestEnvironment.context(roles: [.worker]) { $0.redisURL = server.url }
+        let queue = context.keys.queue("t")
+        let reporter = StateReporter(context: context, job: 9, attempt: 1, queueStream: queue, entryID: "0-1")
+        let lastPart = RedisClient.xaddCommand(context.keys.logs, fields: LogPart(job: 9, attempt: 1, number: 0, final: true,
+                                                                                   content: Array("the end\n".utf8)).fields)
+        await server.kill()
+        let sending = Task {
+            try await reporter.finalPipeline([lastPart], final: reporter.finishedEvent(.passed, reason: nil, receivedAt: nil, startedAt: nil))
+        }
+        try await Task.sleep(for: .seconds(4)) // past the five tries (about 3 s)
+        try await server.start()
+        // The restarted server is empty: the ack needs its group back (until then the pipeline fails and is retried).
+        _ = try await eventually { (try? await context.redis.send(["XGROUP", "CREATE", RedisArgument(queue), RedisArgument(Groups.workers), "0", "MKSTREAM"])) != nil }
+        try await sending.value
+        let parts = try await Self.parts(context)
+        #expect(parts.map(\.content) == [Array("the end\n".utf8)])
+        #expect(try await context.redis.send(["XLEN", RedisArgument(context.keys.state)]).int == 1)
+        await context.close()
+        await server.stop()
+    }
+
     static func parts(_ context: NodeContext) async throws -> [LogPart] {
         let stream = context.keys.logs
         let reply = try await context.redis.send(["XRANGE", RedisArgument(stream), "-", "+"])
