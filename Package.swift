@@ -77,7 +77,7 @@ let package = Package(
         ], resources: [.copy("Migrations"), .copy("Scripts")], swiftSettings: swiftSettings),
 
         // One module per role.
-        .target(name: "ConveyorGatekeeper", dependencies: ["ConveyorCore", "ConveyorModel"], swiftSettings: swiftSettings),
+        .target(name: "ConveyorGatekeeper", dependencies: ["ConveyorCore", "ConveyorModel", "ConveyorHub"], swiftSettings: swiftSettings),
         .target(name: "ConveyorScheduler", dependencies: ["ConveyorCore"], swiftSettings: swiftSettings),
         .target(name: "ConveyorWorker", dependencies: ["ConveyorCore", "ConveyorSSH", "ConveyorVirt"], swiftSettings: swiftSettings),
         .target(name: "ConveyorHub", dependencies: ["ConveyorCore", "ConveyorHTTPClient"], swiftSettings: swiftSettings),

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Everything a node can be told. Defaults follow DESIGN §7; `SettingsLoader` fills it from
+/// Everything a node can be told. Defaults follow docs/architecture.md §7; `SettingsLoader` fills it from
 /// `config/conveyor.yml`, then `CONVEYOR_*` environment variables, then command-line flags.
 public struct Settings: Sendable {
     public var redisURL = "redis://127.0.0.1:6379/0"
@@ -41,6 +41,16 @@ public struct Settings: Sendable {
     public var workDirectory = "/tmp/conveyor-work"
     public var sandbox = "bwrap"
     public var sandboxNetwork = true
+    /// Per-job limits (docs/security.md); a repository's own values take precedence. nil: no limit.
+    public var jobMemoryLimit: Int64? = 4 << 30
+    public var jobPidsLimit: Int? = 1024
+    public var jobCpuLimit: Double?
+    public var jobDiskLimit: Int64?
+    /// Jobs run as uids `sandboxUIDBase + 1 … + sandboxUIDCount`, one per running job on the host.
+    public var sandboxUIDBase = 59000
+    public var sandboxUIDCount = 64
+    /// Networks (CIDR) a job's network may not reach besides this host's own addresses.
+    public var sandboxDenyNetworks = ["169.254.0.0/16"]
     public var hardTimeoutSeconds = 3000.0
     public var noOutputTimeoutSeconds = 600.0
     public var maxLogBytes = 4 * 1024 * 1024

@@ -41,6 +41,13 @@ private func list(_ text: String) -> [String] {
 
 private func optional(_ text: String) -> String? { text.isEmpty ? nil : text }
 
+/// A size limit: `4G`, `512M`…; `none` (or empty, `0`) for no limit.
+private func sizeLimit(_ key: String, _ text: String) throws(SettingsError) -> Int64? {
+    if ["", "0", "none", "unlimited"].contains(text.lowercased()) { return nil }
+    guard let bytes = ByteSize.parse(text) else { throw SettingsError("\(key): expected a size like 4G or 512M, or none, got '\(text)'") }
+    return bytes
+}
+
 extension SettingOption {
     /// Every option, in the order `config/conveyor.yml` documents them.
     public static let all: [SettingOption] = [
@@ -80,6 +87,23 @@ extension SettingOption {
             s.sandbox = v
         },
         .init("sandbox_network", "whether sandboxed jobs get network access") { s, v throws(SettingsError) in s.sandboxNetwork = try bool("sandbox_network", v) },
+        .init("job_memory_limit", "memory a job may use (e.g. 4G; none for no limit); a repository may set its own") { s, v throws(SettingsError) in s.jobMemoryLimit = try sizeLimit("job_memory_limit", v) },
+        .init("job_pids_limit", "processes and threads a job may have at once (0: no limit)") { s, v throws(SettingsError) in
+            let n = try int("job_pids_limit", v)
+            s.jobPidsLimit = n == 0 ? nil : n
+        },
+        .init("job_cpu_limit", "CPU cores a job may use (e.g. 1.5; 0: no limit)") { s, v throws(SettingsError) in
+            guard let n = Double(v.trimmingCharacters(in: .whitespaces)), n >= 0 else { throw SettingsError("job_cpu_limit: expected a number of cores ≥ 0, got '\(v)'") }
+            s.jobCpuLimit = n == 0 ? nil : n
+        },
+        .init("job_disk_limit", "size of a job's directory (e.g. 20G; none for no limit)") { s, v throws(SettingsError) in s.jobDiskLimit = try sizeLimit("job_disk_limit", v) },
+        .init("sandbox_uid_base", "jobs run as uids sandbox_uid_base+1 … +sandbox_uid_count (scripts/build-users.sh creates them)") { s, v throws(SettingsError) in s.sandboxUIDBase = try int("sandbox_uid_base", v, min: 1000) },
+        .init("sandbox_uid_count", "how many build uids the nodes of one host share (at least their slots)") { s, v throws(SettingsError) in s.sandboxUIDCount = try int("sandbox_uid_count", v, min: 1) },
+        .init("sandbox_deny_networks", "networks (CIDR, comma-separated) a job's network may not reach, besides this host's own addresses") { s, v throws(SettingsError) in
+            let networks = list(v)
+            for network in networks where !network.contains("/") { throw SettingsError("sandbox_deny_networks: expected CIDRs like 10.0.0.0/8, got '\(network)'") }
+            s.sandboxDenyNetworks = networks
+        },
         .init("hard_timeout_seconds", "longest a job may run") { s, v throws(SettingsError) in s.hardTimeoutSeconds = try seconds("hard_timeout_seconds", v) },
         .init("no_output_timeout_seconds", "longest a job may print nothing") { s, v throws(SettingsError) in s.noOutputTimeoutSeconds = try seconds("no_output_timeout_seconds", v) },
         .init("max_log_bytes", "largest log kept per job; the tail is kept") { s, v throws(SettingsError) in s.maxLogBytes = try int("max_log_bytes", v, min: 1024) },

@@ -154,13 +154,20 @@ public struct GatekeeperService: Service {
             return
         }
         if expanded.jobs.isEmpty {
-            try await writer.finish(request: request.id, state: "rejected", message: "the config expands to no jobs (all filtered out by conditions or excludes)",
+            let why = expanded.noJobsReason ?? "all filtered out by conditions or excludes"
+            try await writer.finish(request: request.id, state: "rejected", message: "the config expands to no jobs: \(why)",
                                     warnings: expanded.warnings)
             return
         }
         let configJSON = expanded.expandOutputJSON().jsonText()
         guard let build = try await writer.create(request: request, expanded: expanded, configJSON: configJSON, queues: queues) else { return }
         try await admitFirstStage(request: request, build: build)
+        do {
+            try await AutoCancel(context: context).supersede(by: build, of: request)
+        } catch {
+            // The new build stands either way; an older one left running is only wasted work.
+            context.logger.warning("auto-cancel failed", metadata: ["build": "\(build.id)", "error": "\(error)"])
+        }
         try await context.events.publish(type: "build:created", data: [
             "build": .int(build.id), "number": .int(Int64(build.number)), "repo": .string(request.repoSlug),
             "state": .string("created"), "jobs": .int(Int64(build.jobs.count)), "at": .int(nowMillis()),

@@ -53,7 +53,7 @@ import Glibc
     }
 
     @Test func repeatedMergeKeysAreAcceptedTheLaterOneWins() throws {
-        let loaded = try YAMLLoader.load(text: """
+        let loaded = try YAMLLoader.loadDocument(text: """
             one: &one {a: 1, b: 1}
             two: &two {b: 2, c: 2}
             x:
@@ -152,7 +152,7 @@ import Glibc
     }
 
     private func load(_ text: String) throws -> [String: JSONValue] {
-        guard case .object(let object) = try YAMLLoader.load(text: text, limits: ConfigLimits()).value else {
+        guard case .object(let object) = try YAMLLoader.load(text: text, limits: ConfigLimits()) else {
             throw ConfigError("not a mapping")
         }
         return object

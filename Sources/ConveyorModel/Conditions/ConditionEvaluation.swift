@@ -1,9 +1,10 @@
 extension ConditionExpr {
-    /// Evaluates against a request, a job's env (global first, then its own: later ones win) and the
+    /// Evaluates against a request, a job's env (the repository settings' first, then global, then its
+    /// own: later ones win) and the
     /// job's keys (`os`, `language`, `dist`, `arch`, …). Secure variables are not visible to `env()`.
     /// Throws when a regex match exceeds its limit (a pattern that backtracks too much).
     public func evaluate(context: BuildRequestContext, env: [EnvVar], jobKeys: [String: JSONValue] = [:]) throws(ConfigError) -> Bool {
-        let scope = ConditionScope(context: context, env: env, jobKeys: jobKeys)
+        let scope = ConditionScope(context: context, env: context.settingsEnv + env, jobKeys: jobKeys)
         return try evaluate(in: scope)
     }
 

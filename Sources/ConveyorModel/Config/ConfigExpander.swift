@@ -8,29 +8,31 @@ public enum ConfigExpander {
     public static func expand(yaml: String, context: BuildRequestContext, limits: ConfigLimits = ConfigLimits(),
                               secureDecryption: (@Sendable (String) -> String?)? = nil,
                               overrides: String? = nil) throws(ConfigError) -> ExpandedBuild {
-        try expand(loaded: try YAMLLoader.load(text: yaml, limits: limits), context: context, limits: limits,
-                   secureDecryption: secureDecryption, overrides: overrides)
+        let config = try YAMLLoader.loadDocument(text: yaml, limits: limits)
+        return try expand(document: config, overrides: overrides, context: context, limits: limits,
+                          secureDecryption: secureDecryption)
     }
 
     /// Same, from raw bytes: rejects oversized input and invalid UTF-8 with a clear error.
     public static func expand(yamlData: [UInt8], context: BuildRequestContext, limits: ConfigLimits = ConfigLimits(),
                               secureDecryption: (@Sendable (String) -> String?)? = nil,
                               overrides: String? = nil) throws(ConfigError) -> ExpandedBuild {
-        try expand(loaded: try YAMLLoader.load(bytes: yamlData, limits: limits), context: context, limits: limits,
-                   secureDecryption: secureDecryption, overrides: overrides)
+        let config = try YAMLLoader.loadDocument(bytes: yamlData, limits: limits)
+        return try expand(document: config, overrides: overrides, context: context, limits: limits,
+                          secureDecryption: secureDecryption)
     }
 
     /// Parsing warnings (duplicate keys) come first in the build's warnings.
-    private static func expand(loaded config: YAMLLoader.Loaded, context: BuildRequestContext, limits: ConfigLimits,
-                               secureDecryption: (@Sendable (String) -> String?)?,
-                               overrides: String?) throws(ConfigError) -> ExpandedBuild {
+    private static func expand(document: YAMLLoader.Document, overrides: String?, context: BuildRequestContext,
+                               limits: ConfigLimits, secureDecryption: (@Sendable (String) -> String?)?) throws(ConfigError) -> ExpandedBuild {
         let override = try overrides.map { text throws(ConfigError) in
-            try YAMLLoader.load(text: text, limits: limits, what: "override config")
+            try YAMLLoader.loadDocument(text: text, limits: limits, what: "override config")
         }
-        var build = try expand(config: config.value, override: override?.value, context: context, limits: limits,
-                               secureDecryption: secureDecryption)
+        let keyOrder = override.map { document.keyOrder.merging($0.keyOrder) } ?? document.keyOrder
+        var build = try expand(config: document.value, override: override?.value, context: context, limits: limits,
+                               secureDecryption: secureDecryption, keyOrder: keyOrder)
         var warnings = WarningList()
-        for warning in config.warnings + (override?.warnings ?? []) + build.warnings { warnings.add(warning) }
+        for warning in document.warnings + (override?.warnings ?? []) + build.warnings { warnings.add(warning) }
         build.warnings = warnings.items
         return build
     }
@@ -38,7 +40,8 @@ public enum ConfigExpander {
     /// Expands an already parsed config.
     public static func expand(config: JSONValue, override: JSONValue? = nil, context: BuildRequestContext,
                               limits: ConfigLimits = ConfigLimits(),
-                              secureDecryption: (@Sendable (String) -> String?)? = nil) throws(ConfigError) -> ExpandedBuild {
+                              secureDecryption: (@Sendable (String) -> String?)? = nil,
+                              keyOrder: KeyOrder = KeyOrder()) throws(ConfigError) -> ExpandedBuild {
         let merged = override.map { config.deepMerged(with: $0) } ?? config
         let root: [String: JSONValue]
         switch merged {
@@ -47,7 +50,7 @@ public enum ConfigExpander {
         default: throw ConfigError("config must be a mapping of keys to values at the top level")
         }
         var expansion = MatrixExpansion(root: root, context: context, limits: limits,
-                                        secrets: SecureValues(decrypt: secureDecryption))
+                                        secrets: SecureValues(decrypt: secureDecryption), keyOrder: keyOrder)
         return try expansion.run()
     }
 }

@@ -11,6 +11,7 @@ struct MatrixRows {
     let root: [String: JSONValue]
     let envSection: EnvSection
     let limits: ConfigLimits
+    let keyOrder: KeyOrder
 
     /// Every expansion key the root sets, with its values, in `ConfigKeys.expansionKeys` order.
     func dimensions(warnings: inout WarningList) -> [(key: String, values: [JSONValue])] {
@@ -81,7 +82,7 @@ struct MatrixRows {
                 warnings.add("unknown key \(key) in jobs.include ignored")
             }
             let envValue = fields.removeValue(forKey: "env")
-            var env = envValue.map { EnvSection.entries($0, warnings: &warnings) } ?? []
+            var env = envValue.map { EnvSection.entries($0, keyOrder: keyOrder, warnings: &warnings) } ?? []
             if envValue == nil, let first = envSection.jobs.first { env = first }
             let language = fields["language"]?.asList.first?.scalarText ?? RootConfig.language(of: root, warnings: &warnings)
             for dimension in dimensions where fields[dimension.key] == nil

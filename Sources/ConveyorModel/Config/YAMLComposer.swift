@@ -22,6 +22,8 @@ struct YAMLComposer {
     private var anchors: [String: Anchored] = [:]
     private var expandedBytes = 0
     private(set) var warnings: [String] = []
+    /// Key order of every mapping composed (see `KeyOrder`).
+    private(set) var keyOrder = KeyOrder()
 
     init(bytes: [UInt8], limits: ConfigLimits) {
         reader = YAMLEventReader(bytes: bytes)
@@ -86,6 +88,7 @@ struct YAMLComposer {
         var object: [String: JSONValue] = [:]
         var keyLines: [String: Int] = [:]
         var merges: [[[String: JSONValue]]] = []
+        var written: [String] = []
         var size = 1
         while true {
             let keyEvent = try reader.next()
@@ -99,6 +102,8 @@ struct YAMLComposer {
             }
             if keyLines[key] != nil {
                 warnings.append("duplicate key \(key) at line \(line): the last value is used")
+            } else {
+                written.append(key)
             }
             keyLines[key] = line
             object[key] = value.value
@@ -107,8 +112,10 @@ struct YAMLComposer {
         for sources in merges.reversed() {
             for source in sources {
                 object.merge(source) { kept, _ in kept }
+                written += keyOrder.ordered(source.keys).filter { !written.contains($0) }
             }
         }
+        keyOrder.record(written)
         return (object, size)
     }
 

@@ -33,7 +33,7 @@ public struct QueueRules: Sendable, Equatable {
     public static func parse(yaml: String) throws(ConfigError) -> QueueRules {
         var limits = ConfigLimits()
         limits.maxDepth = 8
-        let document = try YAMLLoader.load(text: yaml, limits: limits, what: "queue rules").value
+        let document = try YAMLLoader.load(text: yaml, limits: limits, what: "queue rules")
         guard case .object(let top) = document, let list = top["queues"] else {
             if document.isNull { return .default }
             throw ConfigError("queue rules need a top-level `queues:` list")

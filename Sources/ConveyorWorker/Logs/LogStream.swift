@@ -45,8 +45,8 @@ final class LogStream: @unchecked Sendable {
     let flushBytes: Int
     let logger: Logger
     let maxBytes: Int
-    private let parts = Counter(label: "conveyor_log_parts_total")
-    private let bytes = Counter(label: "conveyor_log_bytes_total")
+    private let parts = Counter(label: "conveyor_worker_log_parts_sent_total")
+    private let bytes = Counter(label: "conveyor_worker_log_bytes_sent_total")
 
     init(job: Int64, attempt: Int, context: NodeContext, secrets: [String], maxBytes: Int,
          memoryLimit: Int = LogStream.defaultMemoryLimit) {

@@ -7,7 +7,8 @@ enum ExecutorFactory {
         switch settings.executor {
         case "local":
             let kind: Sandbox.Kind = settings.sandbox == "none" ? .none : .bubblewrap(network: settings.sandboxNetwork)
-            return LocalExecutor(root: settings.workDirectory, sandbox: Sandbox(kind: kind))
+            return LocalExecutor(root: settings.workDirectory, sandbox: Sandbox(kind: kind, uidBase: settings.sandboxUIDBase, uidCount: settings.sandboxUIDCount,
+                                                                                denyNetworks: settings.sandboxDenyNetworks, nodeID: settings.nodeID))
         case "noop":
             return NoopExecutor()
         case "ssh":
