@@ -34,6 +34,7 @@ let package = Package(
         system("CLibSSH2", pkg: "libssh2", apt: "libssh2-1-dev"),
         system("CLibvirt", pkg: "libvirt", apt: "libvirt-dev"),
         system("CCurl", pkg: "libcurl", apt: "libcurl4-openssl-dev"),
+        system("CPCRE2", pkg: "libpcre2-8", apt: "libpcre2-dev"),
         // Linux's epoll and eventfd headers, for the event loops (part of libc, no package).
         .systemLibrary(name: "CEpoll"),
 
@@ -50,7 +51,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: swiftSettings),
         .target(name: "ConveyorSSH", dependencies: [
-            "CLibSSH2", "ConveyorThreads",
+            "CLibSSH2", "ConveyorThreads", "ConveyorModel",
         ], swiftSettings: swiftSettings),
         .target(name: "ConveyorVirt", dependencies: [
             "CLibvirt", "ConveyorThreads",
@@ -62,6 +63,7 @@ let package = Package(
 
         // Pure model: config, matrix, conditions, script compiler, state machines. No I/O.
         .target(name: "ConveyorModel", dependencies: [
+            "CPCRE2",
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: swiftSettings),
 

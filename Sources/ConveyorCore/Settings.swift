@@ -19,6 +19,10 @@ public struct Settings: Sendable {
     public var secretsKey: String?
     public var secretsKeyFile: String?
     public var secretsKeyPrevious: String?
+    /// Signs outgoing notifications of repositories without their own secret (never `webhookSecret`).
+    public var notificationSecret: String?
+    /// Longest the gatekeeper spends expanding one config before the request is errored.
+    public var configEvalTimeoutSeconds = 2.0
     public var redisPoolSize = 4
     public var postgresPoolSize = 4
     /// Threads of the node's event loops (`EventLoopGroup`), which run its Swift tasks and read

@@ -25,6 +25,7 @@ public enum ConfigExpander {
                           secureDecryption: secureDecryption, keepSecureValuesSealed: keepSecureValuesSealed)
     }
 
+    /// Parsing warnings (duplicate keys) come first in the build's warnings.
     private static func expand(document: YAMLLoader.Document, overrides: String?, context: BuildRequestContext,
                                limits: ConfigLimits, secureDecryption: (@Sendable (String) -> String?)?,
                                keepSecureValuesSealed: Bool) throws(ConfigError) -> ExpandedBuild {
@@ -32,8 +33,12 @@ public enum ConfigExpander {
             try YAMLLoader.loadDocument(text: text, limits: limits, what: "override config")
         }
         let keyOrder = override.map { document.keyOrder.merging($0.keyOrder) } ?? document.keyOrder
-        return try expand(config: document.value, override: override?.value, context: context, limits: limits,
-                          secureDecryption: secureDecryption, keepSecureValuesSealed: keepSecureValuesSealed, keyOrder: keyOrder)
+        var build = try expand(config: document.value, override: override?.value, context: context, limits: limits,
+                               secureDecryption: secureDecryption, keepSecureValuesSealed: keepSecureValuesSealed, keyOrder: keyOrder)
+        var warnings = WarningList()
+        for warning in document.warnings + (override?.warnings ?? []) + build.warnings { warnings.add(warning) }
+        build.warnings = warnings.items
+        return build
     }
 
     /// Expands an already parsed config.
