@@ -76,15 +76,22 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ], resources: [.copy("Migrations"), .copy("Scripts")], swiftSettings: swiftSettings),
 
+        // Repository key pairs, the cluster key, settings env vars (docs/security.md).
+        .target(name: "ConveyorSecrets", dependencies: [
+            "ConveyorCore", "ConveyorPostgres", "ConveyorModel", "ConveyorThreads",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
+        ], swiftSettings: swiftSettings),
+
         // One module per role.
-        .target(name: "ConveyorGatekeeper", dependencies: ["ConveyorCore", "ConveyorModel", "ConveyorHub"], swiftSettings: swiftSettings),
+        .target(name: "ConveyorGatekeeper", dependencies: ["ConveyorCore", "ConveyorModel", "ConveyorHub", "ConveyorSecrets"], swiftSettings: swiftSettings),
         .target(name: "ConveyorScheduler", dependencies: ["ConveyorCore"], swiftSettings: swiftSettings),
-        .target(name: "ConveyorWorker", dependencies: ["ConveyorCore", "ConveyorSSH", "ConveyorVirt"], swiftSettings: swiftSettings),
+        .target(name: "ConveyorWorker", dependencies: ["ConveyorCore", "ConveyorSSH", "ConveyorVirt", "ConveyorSecrets"], swiftSettings: swiftSettings),
         .target(name: "ConveyorHub", dependencies: ["ConveyorCore", "ConveyorHTTPClient"], swiftSettings: swiftSettings),
         .target(name: "ConveyorLogs", dependencies: ["ConveyorCore", "ConveyorHTTPClient"], swiftSettings: swiftSettings),
         .target(name: "ConveyorReaper", dependencies: ["ConveyorCore"], swiftSettings: swiftSettings),
         .target(name: "ConveyorWeb", dependencies: [
-            "ConveyorCore", "ConveyorHub", "ConveyorLogs", "ConveyorScheduler",
+            "ConveyorCore", "ConveyorHub", "ConveyorLogs", "ConveyorScheduler", "ConveyorSecrets",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -96,7 +103,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "conveyor", dependencies: [
-            "ConveyorNode", "ConveyorHTTPClient", "ConveyorModel", "ConveyorThreads",
+            "ConveyorNode", "ConveyorHTTPClient", "ConveyorModel", "ConveyorThreads", "ConveyorSecrets",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
 
@@ -119,6 +126,7 @@ let package = Package(
         .testTarget(name: "ConveyorCoreTests", dependencies: ["ConveyorCore", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorWorkerTests", dependencies: ["ConveyorWorker", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorHubTests", dependencies: ["ConveyorHub", "ConveyorTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ConveyorSecretsTests", dependencies: ["ConveyorSecrets", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorLogsTests", dependencies: ["ConveyorLogs", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorIntegrationTests", dependencies: [
             "ConveyorNode", "ConveyorTesting",

@@ -1,6 +1,7 @@
 import ConveyorCore
 import ConveyorModel
 import ConveyorRedis
+import ConveyorSecrets
 import Foundation
 import Logging
 import Metrics
@@ -13,12 +14,15 @@ public struct GatekeeperService: Service {
     let fetcher: ConfigFetcher
     let queues: QueueRules
     let writer: BuildWriter
+    /// Settings env vars; secret ones are copied into jobs still sealed, so no key is needed here.
+    let envVars: EnvVarStore
 
     public init(context: NodeContext) throws {
         self.context = context
         fetcher = ConfigFetcher(cacheDirectory: context.settings.workDirectory + "/config-cache")
         queues = try Self.loadQueueRules(path: context.settings.queuesFile)
         writer = BuildWriter(postgres: context.postgres)
+        envVars = EnvVarStore(postgres: context.postgres, keyring: Keyring(current: nil))
     }
 
     static func loadQueueRules(path: String) throws -> QueueRules {
@@ -117,6 +121,10 @@ public struct GatekeeperService: Service {
         let outcomes = Counter(label: "conveyor_requests_total", dimensions: [("outcome", "handled")])
         guard let request = try await BuildRequest.load(requestID, from: context.postgres), request.state == "pending" else { return }
         outcomes.increment()
+        if let turnedOff = request.turnedOff {
+            try await writer.finish(request: request.id, state: "rejected", message: turnedOff)
+            return
+        }
         let fetched: ConfigFetcher.Fetched?
         do {
             fetched = try await fetcher.fetch(url: request.repoURL, sha: request.sha, branch: request.branch)
@@ -133,7 +141,9 @@ public struct GatekeeperService: Service {
         let budget = context.settings.configEvalTimeoutSeconds
         let evaluated = await ConfigEvaluator.run(budget: .seconds(budget)) { [limits, request] () -> Result<ExpandedBuild, ConfigError> in
             Result { () throws(ConfigError) -> ExpandedBuild in
-                try ConfigExpander.expand(yamlData: fetched.bytes, context: request.context, limits: limits, overrides: request.configOverride)
+                // `secure:` values stay ciphertext in the jobs: only the worker decrypts, just before the job runs.
+                try ConfigExpander.expand(yamlData: fetched.bytes, context: request.context, limits: limits,
+                                          keepSecureValuesSealed: true, overrides: request.configOverride)
             }
         }
         let expanded: ExpandedBuild
@@ -159,6 +169,8 @@ public struct GatekeeperService: Service {
                                     warnings: expanded.warnings)
             return
         }
+        expanded.jobs = SealedEnv.prepare(expanded.jobs, settingsEnv: try await envVars.forBuild(repository: request.repositoryID, branch: request.branch),
+                                          origin: request.origin)
         let configJSON = expanded.expandOutputJSON().jsonText()
         guard let build = try await writer.create(request: request, expanded: expanded, configJSON: configJSON, queues: queues) else { return }
         try await admitFirstStage(request: request, build: build)

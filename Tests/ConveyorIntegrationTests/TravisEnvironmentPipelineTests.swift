@@ -19,12 +19,13 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try """
             language: shell
+            unknown_setting: true
             env:
               global:
                 FIRST: one
                 SECOND: $FIRST-two
             script:
-              - env | grep -E '^(TRAVIS|CONVEYOR|CI|HOME|USER|LANG|FIRST|SECOND)' | sort
+              - env | grep -E '^(TRAVIS|CONVEYOR|CI|CONTINUOUS|HOME|USER|LANG|FIRST|SECOND)' | sort
               - ls
             """.write(toFile: dir + "/.conveyor.yml", atomically: true, encoding: .utf8)
         func git(_ args: String...) throws -> String {
@@ -53,6 +54,7 @@ import Testing
         let main = try git("rev-parse", "HEAD")
         _ = try git("merge", "-q", "--no-ff", "-m", "Merge feature", "feature")
         let merge = try git("rev-parse", "HEAD")
+        _ = try git("tag", "v1.0", main)
         _ = try git("update-ref", "refs/pull/7/merge", merge)
         _ = try git("reset", "-q", "--hard", main)
         return ("file://" + dir, main, feature, merge)
@@ -89,10 +91,11 @@ import Testing
             let row = try await context.postgres.query("SELECT state FROM builds WHERE request_id = $1", [.int(request)]).first
             return ["passed", "failed", "errored", "canceled"].contains(row?["state"].string ?? "")
         }
-        #expect(finished, "the build of request \(request) did not finish")
-        let job = try await context.postgres.query("""
+        let outcome = try await context.postgres.query("SELECT state, result_message FROM requests WHERE id = $1", [.int(request)]).first
+        #expect(finished, "the build of request \(request) did not finish: \(outcome?["state"].string ?? "") \(outcome?["result_message"].string ?? "")")
+        guard let job = try await context.postgres.query("""
             SELECT j.id, j.state FROM jobs j JOIN builds b ON b.id = j.build_id WHERE b.request_id = $1 ORDER BY j.position LIMIT 1
-            """, [.int(request)]).first!
+            """, [.int(request)]).first else { return (0, "none", [:], "") }
         let id = job["id"].int64!
         var text = ""
         _ = try await eventually(timeout: .seconds(30)) {
@@ -125,12 +128,6 @@ import Testing
               "head": {"ref": "feature", "sha": "\(git.feature)", "repo": {"full_name": "someone/app"}},
               "base": {"ref": "main", "sha": "\(git.main)", "repo": {"full_name": "octo/app"}}}}
             """
-        let push = try await Self.submit(context, repo: repo, Request(event: "push", branch: "main", sha: git.main,
-                                                                       payload: #"{"before": "0000000000000000000000000000000000000000"}"#))
-        let tag = try await Self.submit(context, repo: repo, Request(event: "push", branch: "v1.0", sha: git.main, tag: "v1.0"))
-        let pull = try await Self.submit(context, repo: repo, Request(event: "pull_request", branch: "main", sha: git.feature,
-                                                                       pullRequest: 7, payload: forkPayload))
-        let api = try await Self.submit(context, repo: repo, Request(event: "api", branch: "main", sha: git.main))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await GatekeeperService(context: context).run() }
             group.addTask { try await SchedulerService(context: context).run() }
@@ -138,6 +135,9 @@ import Testing
             group.addTask { try await HubService(context: context).run() }
             group.addTask { try await LogsService(context: context, archive: nil).run() }
 
+            // One at a time: each build is checked as it finishes.
+            let push = try await Self.submit(context, repo: repo, Request(event: "push", branch: "main", sha: git.main,
+                                                                           payload: #"{"before": "0000000000000000000000000000000000000000"}"#))
             let pushed = try await Self.finishedJob(context, request: push)
             #expect(pushed.state == "passed", "\(pushed.log)")
             let p = pushed.env
@@ -156,11 +156,18 @@ import Testing
             #expect(p["HOME"] != nil && p["USER"] != nil && p["LANG"] != nil)
             #expect(p["FIRST"] == "one" && p["SECOND"] == "one-two", "env hash in written order")
             #expect(pushed.log.contains("main.txt") && !pushed.log.contains("fork.txt"))
+            #expect(pushed.log.contains("Build config warnings:") && pushed.log.contains("unknown key unknown_setting ignored"),
+                    "the config's warnings head every job's log")
+            let warnings = try await context.postgres.query("SELECT warnings::text AS w FROM requests WHERE id = $1", [.int(push)]).first?["w"].string
+            #expect(warnings?.contains("unknown key unknown_setting ignored") == true)
 
+            let tag = try await Self.submit(context, repo: repo, Request(event: "push", branch: "v1.0", sha: git.main, tag: "v1.0"))
             let tagged = try await Self.finishedJob(context, request: tag)
             #expect(tagged.state == "passed", "\(tagged.log)")
             #expect(tagged.env["TRAVIS_TAG"] == "v1.0" && tagged.env["TRAVIS_BRANCH"] == "v1.0" && tagged.env["TRAVIS_EVENT_TYPE"] == "push")
 
+            let pull = try await Self.submit(context, repo: repo, Request(event: "pull_request", branch: "main", sha: git.feature,
+                                                                           pullRequest: 7, payload: forkPayload))
             let pulled = try await Self.finishedJob(context, request: pull)
             #expect(pulled.state == "passed", "\(pulled.log)")
             let r = pulled.env
@@ -172,6 +179,7 @@ import Testing
             #expect(pulled.log.contains("fork.txt") && pulled.log.contains("main.txt"), "both sides of the merge are checked out")
             #expect(pulled.log.contains("refs/pull/7/merge"))
 
+            let api = try await Self.submit(context, repo: repo, Request(event: "api", branch: "main", sha: git.main))
             let triggered = try await Self.finishedJob(context, request: api)
             #expect(triggered.state == "passed", "\(triggered.log)")
             #expect(triggered.env["TRAVIS_EVENT_TYPE"] == "api" && triggered.env["TRAVIS_PULL_REQUEST"] == "false")

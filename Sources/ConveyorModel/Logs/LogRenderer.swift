@@ -9,6 +9,8 @@ public struct LogRenderer: Sendable {
     private var fold: OpenFold?
     /// The last byte written was a newline (or nothing was written yet).
     private var atLineStart = true
+    /// An escape sequence cut by the chunk's end, held until it is complete (stripping needs all of it).
+    private var escapeTail: [UInt8] = []
 
     private struct OpenFold: Sendable {
         var name: String
@@ -67,6 +69,7 @@ public struct LogRenderer: Sendable {
             fold = nil
             write(open.content[...], to: &output)
         }
+        write([][...], to: &output, final: true)
         return output
     }
 
@@ -122,11 +125,31 @@ public struct LogRenderer: Sendable {
         }
     }
 
-    private mutating func write(_ bytes: ArraySlice<UInt8>, to output: inout [UInt8]) {
-        let shown = colors ? Array(bytes) : Self.stripEscapes(Array(bytes))
+    private mutating func write(_ bytes: ArraySlice<UInt8>, to output: inout [UInt8], final: Bool = false) {
+        var text = escapeTail + bytes
+        escapeTail = []
+        if !colors && !final, let cut = Self.incompleteEscapeStart(text) {
+            escapeTail = Array(text[cut...])
+            text.removeSubrange(cut...)
+        }
+        let shown = colors ? text : Self.stripEscapes(text)
         guard let last = shown.last else { return }
         output += shown
         atLineStart = last == 0x0A
+    }
+
+    /// Where an escape sequence that the bytes end inside of starts.
+    static func incompleteEscapeStart(_ bytes: [UInt8]) -> Int? {
+        guard let escape = bytes.lastIndex(of: 0x1B) else { return nil }
+        var index = escape + 1
+        guard index < bytes.count else { return escape }
+        guard bytes[index] == 0x5B else { return nil }
+        index += 1
+        while index < bytes.count {
+            if (0x40...0x7E).contains(bytes[index]) { return nil }
+            index += 1
+        }
+        return escape
     }
 
     /// Removes ANSI CSI sequences (`ESC [ … final`), the colours and line clears.

@@ -107,8 +107,13 @@ struct AttemptRun: Sendable {
         hostname: \(context.settings.nodeID)
         executor: \(executor.name)
         job: \(job.id) attempt \(job.attempt)
-        \(limits)\(Self.configWarnings(job.configWarnings))
+        \(limits)\(Self.configWarnings(job.configWarnings))\(Self.notices(job.notices))
         """
+    }
+
+    /// Secrets withheld or left out, and why (never a value).
+    static func notices(_ notices: [String]) -> String {
+        notices.isEmpty ? "" : notices.map { $0 + "\n" }.joined() + "\n"
     }
 
     /// The config's warnings in yellow, as Travis shows its "Build config validation" messages.
