@@ -43,7 +43,18 @@ struct CgroupManager: Sendable {
         }
         let manager = CgroupManager(hierarchy: hierarchy, relative: relative)
         manager.removeLeftovers()
+        manager.removeIdleSiblings()
         return manager
+    }
+
+    /// Directories of nodes that are gone (a default node id changes with each start): removing a
+    /// cgroup fails while it has jobs or processes, so only idle ones go.
+    func removeIdleSiblings() {
+        for parent in hierarchy.directories(relative: "conveyor").values {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where "conveyor/" + name != relative {
+                _ = rmdir("\(parent)/\(name)")
+            }
+        }
     }
 
     /// Cgroups of a previous life of this node: their processes are killed, the groups removed.
