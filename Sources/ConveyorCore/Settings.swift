@@ -1,6 +1,6 @@
 import Foundation
 
-/// Everything a node can be told. Defaults follow DESIGN §7; `SettingsLoader` fills it from
+/// Everything a node can be told. Defaults follow docs/architecture.md §7; `SettingsLoader` fills it from
 /// `config/conveyor.yml`, then `CONVEYOR_*` environment variables, then command-line flags.
 public struct Settings: Sendable {
     public var redisURL = "redis://127.0.0.1:6379/0"
@@ -14,6 +14,15 @@ public struct Settings: Sendable {
     public var publicURL: String?
     public var apiToken: String?
     public var webhookSecret: String?
+    /// The cluster key sealing secrets at rest (docs/security.md): base64 of 32 bytes, or read from
+    /// `secretsKeyFile`; `secretsKeyPrevious` only opens, during a rotation.
+    public var secretsKey: String?
+    public var secretsKeyFile: String?
+    public var secretsKeyPrevious: String?
+    /// Signs outgoing notifications of repositories without their own secret (never `webhookSecret`).
+    public var notificationSecret: String?
+    /// Longest the gatekeeper spends expanding one config before the request is errored.
+    public var configEvalTimeoutSeconds = 2.0
     public var redisPoolSize = 4
     public var postgresPoolSize = 4
     /// Threads of the node's event loops (`EventLoopGroup`), which run its Swift tasks and read

@@ -62,6 +62,10 @@ extension SettingOption {
         .init("public_url", "URL of the web UI as users reach it (links in notifications)") { $0.publicURL = optional($1) },
         .init("api_token", "bearer token required by write API calls and the CLI") { $0.apiToken = optional($1) },
         .init("webhook_secret", "global GitHub webhook secret, used when a repository has none") { $0.webhookSecret = optional($1) },
+        .init("secrets_key", "cluster key sealing repository private keys and secret env vars: base64 of 32 random bytes (docs/security.md)") { $0.secretsKey = optional($1) },
+        .init("secrets_key_file", "file holding secrets_key (read at start)") { $0.secretsKeyFile = optional($1) },
+        .init("secrets_key_previous", "the cluster key before a rotation: only opens, until `conveyor secrets rotate-key` has re-sealed") { $0.secretsKeyPrevious = optional($1) },
+        .init("notification_secret", "signs outgoing webhook notifications of repositories without their own secret (X-Conveyor-Signature); unsigned when unset") { $0.notificationSecret = optional($1) },
         .init("redis_pool_size", "Redis connections per node for ordinary commands") { s, v throws(SettingsError) in s.redisPoolSize = try int("redis_pool_size", v, min: 1) },
         .init("postgres_pool_size", "PostgreSQL connections per node") { s, v throws(SettingsError) in s.postgresPoolSize = try int("postgres_pool_size", v, min: 1) },
         .init("event_loop_threads", "threads that run the node's tasks and read Postgres results (default: one per CPU; 0: Swift's default pool)") { s, v throws(SettingsError) in s.eventLoopThreads = try int("event_loop_threads", v) },
@@ -73,6 +77,7 @@ extension SettingOption {
         .init("max_deliveries", "deliveries of a stream entry before it is dead-lettered") { s, v throws(SettingsError) in s.maxDeliveries = try int("max_deliveries", v, min: 1) },
         .init("queues_file", "queue selection rules (by language, os, dist, arch)") { $0.queuesFile = $1 },
         .init("max_jobs_per_build", "largest build matrix accepted") { s, v throws(SettingsError) in s.maxJobsPerBuild = try int("max_jobs_per_build", v, min: 1) },
+        .init("config_eval_timeout", "seconds the gatekeeper may spend expanding one config; past it the request is errored") { s, v throws(SettingsError) in s.configEvalTimeoutSeconds = try seconds("config_eval_timeout", v) },
         .init("worker_slots", "jobs a worker node runs at once") { s, v throws(SettingsError) in s.workerSlots = try int("worker_slots", v, min: 1) },
         .init("worker_queues", "queues a worker node claims from, comma-separated") { $0.workerQueues = list($1) },
         .init("executor", "where jobs run: local (bubblewrap sandbox), ssh, libvirt, noop (benchmarks)") { s, v throws(SettingsError) in

@@ -171,11 +171,11 @@ struct SSHConfinementTests {
         #expect(survivors, "a process of the job outlived it on the build host")
     }
 
-    @Test func commandConfinesTheScript() {
+    @Test func commandConfinesTheScript() throws {
         let job = ExecutionJob(id: 7, attempt: 1, script: "true")
-        let command = SSHExecutor.command(job, directory: "/tmp/d", buildUser: "builder", confine: true)
+        let command = try SSHExecutor.command(job, directory: "/tmp/d", buildUser: "builder", confine: true)
         #expect(command.contains("exec runuser -u 'builder' -- unshare --user --map-current-user --pid --fork --kill-child --mount-proc -- /bin/bash build.sh 2>&1"), "\(command)")
         #expect(command.contains("export HOME='/tmp/d'"))
-        #expect(SSHExecutor.command(job, directory: "/tmp/d").hasSuffix("exec /bin/bash build.sh 2>&1"))
+        #expect(try SSHExecutor.command(job, directory: "/tmp/d").hasSuffix("exec /bin/bash build.sh 2>&1"))
     }
 }
