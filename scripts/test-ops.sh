@@ -51,6 +51,7 @@ scripts/services.sh start >/dev/null || { fail "scripts/services.sh start"; fini
 # ---------------------------------------------------------------- fresh prefix, database, directories
 RUN="ops$(date +%s)$$"
 TMP=$(mktemp -d /tmp/conveyor-ops.XXXXXX)
+chmod 0755 "$TMP"   # jobs run as build users (docs/security.md): they must reach their directory and the repos
 PORT="${CONVEYOR_OPS_PORT:-18280}"
 PROM_PORT="${CONVEYOR_OPS_PROM_PORT:-19090}"
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

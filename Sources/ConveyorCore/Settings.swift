@@ -14,6 +14,15 @@ public struct Settings: Sendable {
     public var publicURL: String?
     public var apiToken: String?
     public var webhookSecret: String?
+    /// The cluster key sealing secrets at rest (docs/security.md): base64 of 32 bytes, or read from
+    /// `secretsKeyFile`; `secretsKeyPrevious` only opens, during a rotation.
+    public var secretsKey: String?
+    public var secretsKeyFile: String?
+    public var secretsKeyPrevious: String?
+    /// Signs outgoing notifications of repositories without their own secret (never `webhookSecret`).
+    public var notificationSecret: String?
+    /// Longest the gatekeeper spends expanding one config before the request is errored.
+    public var configEvalTimeoutSeconds = 2.0
     public var redisPoolSize = 4
     public var postgresPoolSize = 4
     /// Threads of the node's event loops (`EventLoopGroup`), which run its Swift tasks and read
@@ -59,6 +68,8 @@ public struct Settings: Sendable {
     public var sshUser = "conveyor"
     public var sshKey: String?
     public var sshKnownHosts: String?
+    /// The remote account ssh jobs run as (ssh_user must be root then); nil: the ssh user.
+    public var sshBuildUser: String?
     public var libvirtURI = "qemu:///system"
     public var libvirtDomains: [String] = []
     public var libvirtSnapshot = "clean"

@@ -25,6 +25,8 @@ struct BuildRequest: Sendable {
     var pullRequest: Int?
     var head: PullRequestHead
     var autoCancel: AutoCancelPolicy
+    var buildPushes = true
+    var buildPullRequests = true
 
     /// The webhook payload is stored as received, so these are read from it here (docs/config.md).
     static let sql = """
@@ -33,7 +35,7 @@ struct BuildRequest: Sendable {
                r.payload->'pull_request'->'head'->'repo'->>'full_name' AS head_repo,
                (r.payload->'pull_request'->'head' ? 'repo' AND jsonb_typeof(r.payload->'pull_request'->'head'->'repo') = 'null') AS head_repo_gone,
                p.id AS repository_id, p.slug, p.url, p.max_concurrent_jobs,
-               p.auto_cancel_pushes, p.auto_cancel_pull_requests, p.auto_cancel_running_jobs,
+               p.auto_cancel_pushes, p.auto_cancel_pull_requests, p.auto_cancel_running_jobs, p.build_pushes, p.build_pull_requests,
                o.id AS owner_id, o.login, o.concurrency_limit, o.queue_limits::text AS queue_limits
         FROM requests r JOIN repositories p ON p.id = r.repository_id JOIN owners o ON o.id = p.owner_id
         WHERE r.id = $1
@@ -54,7 +56,23 @@ struct BuildRequest: Sendable {
                                   repoGone: row["head_repo_gone"].bool ?? false),
             autoCancel: AutoCancelPolicy(pushes: row["auto_cancel_pushes"].bool ?? true,
                                          pullRequests: row["auto_cancel_pull_requests"].bool ?? true,
-                                         running: row["auto_cancel_running_jobs"].bool ?? false))
+                                         running: row["auto_cancel_running_jobs"].bool ?? false),
+            buildPushes: row["build_pushes"].bool ?? true, buildPullRequests: row["build_pull_requests"].bool ?? true)
+    }
+
+    /// Whether secrets may reach this build's jobs (a fork's pull request gets none); nil for other events.
+    var origin: PullRequestOrigin? {
+        guard eventType == "pull_request" else { return nil }
+        return head.isFork(of: repoSlug) ? .fork(head: head.repo) : .sameRepository
+    }
+
+    /// Why the repository settings turn this event off, if they do.
+    var turnedOff: String? {
+        if eventType == "push" && !buildPushes { return "builds of pushes are turned off in the repository settings (build_pushes)" }
+        if eventType == "pull_request" && !buildPullRequests {
+            return "builds of pull requests are turned off in the repository settings (build_pull_requests)"
+        }
+        return nil
     }
 
     var context: BuildRequestContext {

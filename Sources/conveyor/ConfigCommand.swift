@@ -46,7 +46,8 @@ struct ConfigCommand: ParsableCommand {
             var limits = ConfigLimits()
             limits.maxJobs = maxJobs
             do {
-                let expanded = try ConfigExpander.expand(yamlData: Array(data), context: context(), limits: limits)
+                let expanded = try ConfigExpander.expand(yamlData: Array(data), context: context(), limits: limits,
+                                                         keepSecureValuesSealed: true)  // secure values shown as NAME=[secure], as a build carries them
                 for warning in expanded.warnings { Self.standardError("warning: \(warning)") }
                 if let skipped = expanded.skipped { Self.standardError("skipped: \(skipped)") }
                 if let reason = expanded.noJobsReason { Self.standardError("no jobs: \(reason)") }

@@ -89,17 +89,17 @@ import Testing
         #expect(!run.output.contains("git clone"))
     }
 
-    @Test func quietLfsAndSubmoduleOptionsShapeTheCommands() {
+    @Test func quietLfsAndSubmoduleOptionsShapeTheCommands() throws {
         var git = GitOptions()
         git.quiet = true
         git.lfsSkipSmudge = true
         git.submodulesDepth = 1
-        let script = ScriptCompiler.compile(job: JobSpec(), checkout: CheckoutSpec(repoURL: "file:///x", sha: "abc", git: git))
+        let script = try ScriptCompiler.compile(job: JobSpec(), checkout: CheckoutSpec(repoURL: "file:///x", sha: "abc", git: git))
         #expect(script.contains("git clone --quiet --depth=50"))
         #expect(script.contains("export GIT_LFS_SKIP_SMUDGE=1"))
         #expect(script.contains("git submodule update --init --recursive --quiet --depth=1"))
         git.submodules = false
-        let without = ScriptCompiler.compile(job: JobSpec(), checkout: CheckoutSpec(repoURL: "file:///x", sha: "abc", git: git))
+        let without = try ScriptCompiler.compile(job: JobSpec(), checkout: CheckoutSpec(repoURL: "file:///x", sha: "abc", git: git))
         #expect(!without.contains("git submodule"))
     }
 
@@ -170,7 +170,7 @@ import Testing
             .output.trimmingCharacters(in: .whitespacesAndNewlines)
         let checkout = CheckoutSpec(repoURL: repo.url, sha: prHead, branch: "main", depth: 50, pullRequest: pullRequest,
                                     mergeable: mergeable, git: git)
-        var script = ScriptCompiler.compile(job: job, checkout: checkout, builtinEnv: builtins)
+        var script = try ScriptCompiler.compile(job: job, checkout: checkout, builtinEnv: builtins)
         // Local submodules need the file transport, which git refuses by default.
         script = script.replacingOccurrences(of: "conveyor_result=0\n", with: "conveyor_result=0\nexport GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=protocol.file.allow GIT_CONFIG_VALUE_0=always\n")
         let work = repo.directory.appendingPathComponent("work")

@@ -25,7 +25,7 @@ struct JobMatcher {
         self.fields = fields
     }
 
-    func matches(_ draft: JobDraft, stage: String?, context: BuildRequestContext) -> Bool {
+    func matches(_ draft: JobDraft, stage: String?, context: BuildRequestContext) throws(ConfigError) -> Bool {
         if let env {
             let own = Set(draft.ownEnv.map(\.matchKey))
             guard env.allSatisfy(own.contains) else { return false }
@@ -50,7 +50,7 @@ struct JobMatcher {
             }
         }
         if let condition {
-            return condition.evaluate(context: context, env: draft.spec.env, jobKeys: draft.spec.keys)
+            return try condition.evaluate(context: context, env: draft.spec.env, jobKeys: draft.spec.keys)
         }
         return true
     }

@@ -40,7 +40,9 @@ struct MatrixExpansion {
         var plan = StagePlan(root: root, drafts: drafts, warnings: &warnings)
         drafts = Self.deduplicated(drafts)
         let built = drafts.count
-        drafts.removeAll { draft in excludes.contains { $0.matches(draft, stage: plan.stage(for: draft)?.name, context: context) } }
+        var kept: [JobDraft] = []
+        for draft in drafts where try !anyMatches(excludes, draft, stage: plan.stage(for: draft)?.name) { kept.append(draft) }
+        drafts = kept
         if drafts.count < built {
             dropped.append(drafts.isEmpty ? "all \(Self.jobs(built)) excluded by jobs.exclude"
                                           : "\(built - drafts.count) of \(Self.jobs(built)) excluded by jobs.exclude")
@@ -50,13 +52,14 @@ struct MatrixExpansion {
 
         let allowFailures = try matchers(jobsSection["allow_failures"])
         let usedStages = plan.inUse ? Self.usedStages(plan: plan, drafts: drafts) : []
-        var jobs: [JobSpec] = drafts.map { draft in
+        var jobs: [JobSpec] = []
+        for draft in drafts {
             var spec = draft.spec
             let stage = plan.stage(for: draft)
             spec.stage = stage?.name
             spec.stageIndex = stage.flatMap { s in usedStages.firstIndex(of: s.name) } ?? 0
-            spec.allowFailure = spec.allowFailure || allowFailures.contains { $0.matches(draft, stage: stage?.name, context: context) }
-            return spec
+            if !spec.allowFailure, try anyMatches(allowFailures, draft, stage: stage?.name) { spec.allowFailure = true }
+            jobs.append(spec)
         }
         // Jobs run stage by stage; within a stage they keep config order.
         jobs = jobs.enumerated().sorted { ($0.element.stageIndex, $0.offset) < ($1.element.stageIndex, $1.offset) }
@@ -67,6 +70,14 @@ struct MatrixExpansion {
         for index in jobs.indices { jobs[index].number = index + 1 }
         return ExpandedBuild(jobs: jobs, fastFinish: fastFinish, stages: usedStages, warnings: warnings.items,
                              noJobsReason: jobs.isEmpty ? (dropped.isEmpty ? "the config has no jobs" : dropped.joined(separator: "; ")) : nil)
+    }
+
+    /// Whether an `exclude`/`allow_failures` entry matches (its `if:` may throw at a regex limit).
+    private func anyMatches(_ matchers: [JobMatcher], _ draft: JobDraft, stage: String?) throws(ConfigError) -> Bool {
+        for matcher in matchers {
+            if try matcher.matches(draft, stage: stage, context: context) { return true }
+        }
+        return false
     }
 
     /// "1 job", "4 jobs"
@@ -85,13 +96,13 @@ struct MatrixExpansion {
         if ["push", "pull_request"].contains(context.eventType), let marker = BranchRules.skipMarker(in: context.commitMessage) {
             return "commit message contains \(marker)"
         }
-        if let reason = BranchRules.exclusionReason(branches: root["branches"], branch: context.branchForRules,
+        if let reason = try BranchRules.exclusionReason(branches: root["branches"], branch: context.branchForRules,
                                                     warnings: &warnings) {
             return reason
         }
         if let condition = root["if"]?.scalarText {
             let expr = try Condition.parse(condition)
-            if !expr.evaluate(context: context, env: rootEnv, jobKeys: rootKeys) {
+            if try !expr.evaluate(context: context, env: rootEnv, jobKeys: rootKeys) {
                 return "build condition is false: \(condition)"
             }
         }
@@ -123,7 +134,7 @@ struct MatrixExpansion {
         for stage in plan.stages {
             guard let condition = stage.condition else { continue }
             let expr = try Condition.parse(condition)
-            stageResults[stage.name] = expr.evaluate(context: context, env: rootEnv, jobKeys: rootKeys)
+            stageResults[stage.name] = try expr.evaluate(context: context, env: rootEnv, jobKeys: rootKeys)
         }
         var kept: [JobDraft] = []
         var skippedStages: [String] = []
@@ -138,7 +149,7 @@ struct MatrixExpansion {
             }
             if let condition = draft.condition {
                 let expr = try Condition.parse(condition)
-                if !expr.evaluate(context: context, env: draft.spec.env, jobKeys: draft.spec.keys) {
+                if try !expr.evaluate(context: context, env: draft.spec.env, jobKeys: draft.spec.keys) {
                     falseConditions.append(condition)
                     continue
                 }

@@ -38,7 +38,11 @@ struct MatrixRows {
             let (product, overflow) = size.multipliedReportingOverflow(by: dimension.values.count)
             size = overflow ? Int.max : product
         }
-        // Refuse before materializing; exclusions may still bring a moderately larger product under the limit.
+        // A lone row is replaced by the includes (see below).
+        let (withIncludes, includeOverflow) = size.addingReportingOverflow(includes.count)
+        size = size == 1 && !includes.isEmpty ? includes.count : includeOverflow ? Int.max : withIncludes
+        // Refuse before drafting any job (includes counted too); exclusions may still bring a moderately
+        // larger matrix under the limit.
         if size > limits.maxJobs * 10 {
             throw ConfigError("build matrix expands to \(size == Int.max ? "too many" : String(size)) jobs, more than the maximum of \(limits.maxJobs)")
         }

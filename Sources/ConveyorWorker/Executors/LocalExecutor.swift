@@ -33,6 +33,15 @@ public struct LocalExecutor: Executor {
             } catch {
                 throw WorkerError("work directory \(root) cannot be created: \(error)")
             }
+            guard case .bubblewrap = sandbox.kind else { return }
+            var ancestor = URL(fileURLWithPath: root).standardizedFileURL
+            while ancestor.path != "/" {
+                ancestor.deleteLastPathComponent()
+                var info = stat()
+                if stat(ancestor.path, &info) == 0, info.st_mode & 0o001 == 0 {
+                    throw WorkerError("work directory \(root): \(ancestor.path) is not searchable by other users; jobs run as build uids and must reach their directories (chmod o+x \(ancestor.path), docs/security.md)")
+                }
+            }
         }
         guard case .bubblewrap = sandbox.kind else { return [] }
         return try await host.get(sandbox).warnings
@@ -45,27 +54,32 @@ public struct LocalExecutor: Executor {
         let box = JobBox(root: root, name: "job-\(job.id)-\(job.attempt)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))")
         let uid = try await offPool("job-user") { try prepared.users.acquire() }
         var cgroup: JobCgroup?
+        var note: String?
+        var plan = SandboxPlan(uid: uid, home: box.home, script: box.script, network: sandbox.network)
         do {
-            cgroup = try await offPool("job-prepare") { () -> JobCgroup? in
-                try box.create(uid: uid, script: job.script, readOnly: job.readOnlyPaths, network: sandbox.network)
-                return try prepared.cgroups?.create(box.name, limits: job.limits)
+            (cgroup, note, plan) = try await offPool("job-prepare") { [plan, sandbox] () -> (JobCgroup?, String?, SandboxPlan) in
+                let note = try box.create(uid: uid, script: job.script, readOnly: job.readOnlyPaths, network: sandbox.network,
+                                          diskBytes: job.limits.diskBytes)
+                let cgroup = try prepared.cgroups?.create(box.name, limits: job.limits)
+                var plan = plan
+                plan.tools.bwrap = sandbox.bwrapPath
+                plan.readOnly = job.readOnlyPaths.filter { FileManager.default.fileExists(atPath: $0) }
+                plan.hidden = sandbox.hiddenPaths.filter { FileManager.default.fileExists(atPath: $0) }
+                plan.overlays = box.overlays(network: sandbox.network)
+                plan.rootLinks = SandboxHost.rootLinks()
+                plan.cgroupProcs = cgroup?.procsFiles ?? []
+                plan.rlimits = SandboxPlan.rlimits(job.limits)
+                return (cgroup, note, plan)
             }
         } catch {
             await finish(box: box, cgroup: cgroup, uid: uid, users: prepared.users)
             throw ExecutorError("could not prepare the job's sandbox: \(error)")
         }
-        var plan = SandboxPlan(uid: uid, home: box.home, script: box.script, network: sandbox.network)
-        plan.tools.bwrap = sandbox.bwrapPath
-        plan.readOnly = job.readOnlyPaths.filter { FileManager.default.fileExists(atPath: $0) }
-        plan.hidden = sandbox.hiddenPaths.filter { FileManager.default.fileExists(atPath: $0) }
-        plan.overlays = box.overlays(network: sandbox.network)
-        plan.rootLinks = SandboxHost.rootLinks()
-        plan.cgroupProcs = cgroup?.procsFiles ?? []
-        plan.rlimits = SandboxPlan.rlimits(job.limits)
 
         let outcome: ExecutionOutcome
         do {
             await started()
+            if let note { output(Array(note.utf8)) }
             try Task.checkCancellation()
             outcome = try await execute(plan, job: job, cgroup: cgroup, output: output)
         } catch {
@@ -104,7 +118,8 @@ public struct LocalExecutor: Executor {
         (try? await offPool("job-cleanup") { () -> LimitHit? in
             cgroup?.killAll()
             BuildUsers.killProcesses(of: uid)
-            let hit = limits.flatMap { cgroup?.limitHit($0) }
+            var hit = limits.flatMap { cgroup?.limitHit($0) }
+            if hit == nil, let disk = limits?.diskBytes, JobDisk.full(box.home) { hit = .disk(disk) }
             cgroup?.destroy()
             box.remove()
             users.release(uid)

@@ -29,8 +29,17 @@ struct AttemptRun: Sendable {
         log.start()
         log.append(header())
         let monitor = JobMonitor(context: context, job: job, owner: owner, queueStream: stream, entryID: entryID, handle: handle, log: log)
+        let script: String
+        do {
+            script = try ScriptCompiler.compile(job: job.spec, checkout: job.checkout, builtinEnv: job.builtinEnv)
+        } catch {
+            // A value bash cannot carry (a NUL byte): running again would fail the same way.
+            try await finish(.finished(.errored, reason: "script_invalid", trailer: "\n\nThe build script could not be generated: \(error).\n"),
+                             log: log, receivedAt: receivedAt)
+            return
+        }
         let execution = ExecutionJob(
-            id: job.id, attempt: job.attempt, script: ScriptCompiler.compile(job: job.spec, checkout: job.checkout, builtinEnv: job.builtinEnv),
+            id: job.id, attempt: job.attempt, script: script,
             environment: ["CONVEYOR_JOB_NUMBER": job.facts.jobNumber, "CONVEYOR_BRANCH": job.facts.branch,
                           "CONVEYOR_COMMIT": job.checkout.sha],
             readOnlyPaths: job.readOnlyPaths, killGrace: .seconds(context.settings.cancelGraceSeconds), limits: job.limits)
@@ -98,8 +107,13 @@ struct AttemptRun: Sendable {
         hostname: \(context.settings.nodeID)
         executor: \(executor.name)
         job: \(job.id) attempt \(job.attempt)
-        \(limits)\(Self.configWarnings(job.configWarnings))
+        \(limits)\(Self.configWarnings(job.configWarnings))\(Self.notices(job.notices))
         """
+    }
+
+    /// Secrets withheld or left out, and why (never a value).
+    static func notices(_ notices: [String]) -> String {
+        notices.isEmpty ? "" : notices.map { $0 + "\n" }.joined() + "\n"
     }
 
     /// The config's warnings in yellow, as Travis shows its "Build config validation" messages.

@@ -14,10 +14,20 @@ struct JobBox: Sendable {
     var home: String { "\(path)/home" }
     var script: String { "\(home)/.conveyor-build.sh" }
 
-    func create(uid: Int, script body: String, readOnly: [String], network: Bool) throws {
+    /// Makes the box; returns a note for the job log when the disk limit could not be applied.
+    func create(uid: Int, script body: String, readOnly: [String], network: Bool, diskBytes: Int64?) throws -> String? {
         let manager = FileManager.default
         try manager.createDirectory(atPath: path, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o711])
         try manager.createDirectory(atPath: home, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        var note: String?
+        if let diskBytes {
+            do {
+                try JobDisk.mount(image: "\(path)/disk.img", on: home, bytes: diskBytes, uid: uid)
+            } catch {
+                JobDisk.unmount(home)
+                note = "conveyor: the disk limit could not be applied (\(error)); only files are capped\n"
+            }
+        }
         try write(body, to: script, mode: 0o700, owner: uid)
         let passwd = (try? String(contentsOfFile: "/etc/passwd", encoding: .utf8)) ?? ""
         let group = (try? String(contentsOfFile: "/etc/group", encoding: .utf8)) ?? ""
@@ -33,6 +43,7 @@ struct JobBox: Sendable {
         guard chown(home, uid_t(uid), gid_t(uid)) == 0 else {
             throw WorkerError("cannot give \(home) to uid \(uid): \(String(cString: strerror(errno)))")
         }
+        return note
     }
 
     /// Sandbox path → file of this box.
@@ -44,6 +55,7 @@ struct JobBox: Sendable {
 
     func remove() {
         // Root removes whatever the job made, whatever its modes; nothing of the job runs any more.
+        if FileManager.default.fileExists(atPath: "\(path)/disk.img") { JobDisk.unmount(home) }
         try? FileManager.default.removeItem(atPath: path)
     }
 

@@ -33,7 +33,13 @@ struct CgroupManager: Sendable {
                 try? write("+cpu", to: path + "/cgroup.subtree_control")
             }
         case .v1(let mounts):
-            for mount in mounts.values { try makeDirectory(mount + "/" + relative) }
+            for mount in mounts.values {
+                var path = mount
+                for component in relative.split(separator: "/") {
+                    path += "/" + component
+                    try makeDirectory(path)
+                }
+            }
         }
         let manager = CgroupManager(hierarchy: hierarchy, relative: relative)
         manager.removeLeftovers()

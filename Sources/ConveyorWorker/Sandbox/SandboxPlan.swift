@@ -53,7 +53,9 @@ struct SandboxPlan: Sendable, Equatable {
         for (path, source) in overlays.sorted(by: { $0.key < $1.key }) { args += ["--ro-bind", source, path] }
         args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--tmpfs", "/run"]
         for path in readOnly { args += ["--ro-bind", path, path] }
-        args += ["--bind", home, home, "--chdir", home, "/bin/bash"]
+        // The sandbox's own root (a tmpfs holding the mount points) read-only: the job writes only
+        // its home and its private /tmp, /var/tmp, /run.
+        args += ["--bind", home, home, "--remount-ro", "/", "--chdir", home, "/bin/bash"]
         if network {
             // slirp4netns configures tap0 from outside once the namespace exists; wait for its route.
             args += ["-c", """

@@ -13,7 +13,7 @@ enum ExecutorFactory {
             return NoopExecutor()
         case "ssh":
             guard let host = settings.sshHost else { throw WorkerError("executor ssh needs ssh_host") }
-            return SSHExecutor(target: try target(settings, host: host))
+            return SSHExecutor(target: try target(settings, host: host), buildUser: settings.sshBuildUser)
         case "libvirt":
             guard !settings.libvirtDomains.isEmpty else { throw WorkerError("executor libvirt needs libvirt_domains, one per slot") }
             guard settings.libvirtDomains.count >= settings.workerSlots else {
