@@ -106,6 +106,32 @@ import Testing
         }
     }
 
+    @Test func aFinishedJobsLogStreamsToItsEnd() async throws {
+        let web = try await WebFixture.make()
+        let priv = try await web.seed(slug: "acme/logs", isPrivate: true)
+        try await web.context.postgres.query("INSERT INTO log_parts (job_id, attempt, number, content, final) VALUES ($1, 1, 0, $2, true)",
+                                             [.int(priv.job), .bytes(Array("hello log\n".utf8))])
+        try await web.context.postgres.query("UPDATE jobs SET state = 'passed' WHERE id = $1", [.int(priv.job)])
+        try await web.test { client in
+            try await client.execute(uri: "/api/v1/jobs/\(priv.job)/log/stream?access_token=\(WebFixture.token)", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "text/event-stream")
+                #expect(response.text.contains("event: part"))
+                #expect(response.text.contains("hello log"))
+                #expect(response.text.contains("event: end"))
+            }
+            try await client.execute(uri: "/api/v1/jobs/\(priv.job)/log/stream", method: .get, headers: [HTTPField.Name("Last-Event-ID")!: "x", .authorization: "Bearer \(WebFixture.token)"]) {
+                #expect($0.status == .badRequest)
+            }
+            try await client.execute(uri: "/api/v1/jobs/\(priv.job)/log", method: .get, headers: .bearer) { response in
+                #expect(response.text == "hello log\n")
+                #expect(response.headers[HTTPField.Name("X-Log-Complete")!] == "true")
+            }
+            // /ws refuses a wrong token before upgrading.
+            try await client.execute(uri: "/ws", method: .get, headers: [.authorization: "Bearer wrong"]) { #expect($0.status == .unauthorized) }
+        }
+    }
+
     @Test func opsAndStaticRoutesAnswer() async throws {
         let web = try await WebFixture.make()
         try await web.test { client in
