@@ -1,6 +1,7 @@
 import ConveyorCore
 import ConveyorHub
 import ConveyorLogs
+import ConveyorSecrets
 import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
@@ -31,7 +32,7 @@ public struct WebService: Service {
             context.logger.warning("insecure_no_auth: no api_token, every API call is open to anyone who can reach this port")
         }
         let fanout = EventFanout(context: context)
-        let router = Self.router(context: context, logStore: store, fanout: fanout, metricsText: metricsText)
+        let router = try Self.router(context: context, logStore: store, fanout: fanout, metricsText: metricsText)
         let app = Application(router: router, server: .http1WebSocketUpgrade(webSocketRouter: router),
                               configuration: .init(address: .hostname(context.settings.httpHost, port: context.settings.httpPort), serverName: "conveyor"),
                               logger: context.logger)
@@ -47,11 +48,13 @@ public struct WebService: Service {
     }
 
     /// Every route of the web role (also what the in-process tests drive).
-    static func router(context: NodeContext, logStore: LogStore, fanout: EventFanout, metricsText: @escaping @Sendable () -> String) -> Router<WebContext> {
+    static func router(context: NodeContext, logStore: LogStore, fanout: EventFanout, metricsText: @escaping @Sendable () -> String) throws -> Router<WebContext> {
         let router = Router(context: WebContext.self)
         router.add(middleware: HTTPMetricsMiddleware())
         let access = Access(settings: context.settings)
-        let intake = RequestIntake(context: context)
+        let keyring = try Keyring.from(context.settings)
+        let repositoryKeys = RepositoryKeyStore(postgres: context.postgres, keyring: keyring)
+        let intake = RequestIntake(context: context, keys: repositoryKeys)
         let logs = LogRoutes(context: context, store: logStore, fanout: fanout, access: access)
         WebhookRoutes(context: context, intake: intake).register(on: router)
         TriggerRoutes(context: context, intake: intake, access: access).register(on: router)
@@ -59,6 +62,8 @@ public struct WebService: Service {
         ReadRoutes(context: context, access: access).register(on: router)
         ControlRoutes(context: context, actions: HubActions(context: context), access: access).register(on: router)
         OpsRoutes(context: context, access: access, metricsText: metricsText).register(on: router)
+        RepoSettingsRoutes(context: context, keys: repositoryKeys, access: access).register(on: router)
+        EnvVarRoutes(context: context, store: EnvVarStore(postgres: context.postgres, keyring: keyring), access: access).register(on: router)
         logs.register(on: router)
         EventStreamRoutes(fanout: fanout, access: access).register(on: router)
         StaticRoutes().register(on: router)

@@ -28,8 +28,8 @@ struct WebFixture: Sendable {
         return WebFixture(context: context, fanout: EventFanout(context: context))
     }
 
-    func app() -> some ApplicationProtocol {
-        Application(router: WebService.router(context: context, logStore: LogStore(context: context, archive: nil), fanout: fanout, metricsText: { "" }))
+    func app() throws -> some ApplicationProtocol {
+        Application(router: try WebService.router(context: context, logStore: LogStore(context: context, archive: nil), fanout: fanout, metricsText: { "" }))
     }
 
     func test(_ setup: TestingSetup = .router, _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {

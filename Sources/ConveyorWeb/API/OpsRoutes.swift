@@ -38,7 +38,8 @@ struct OpsRoutes: Sendable {
             var ready = true
             do { _ = try await context.redis.send("PING"); checks["redis"] = "ok" } catch { ready = false; checks["redis"] = "\(error)" }
             do { try await context.postgres.query("SELECT 1"); checks["postgres"] = "ok" } catch { ready = false; checks["postgres"] = "\(error)" }
-            return EditedResponse(status: ready ? .ok : .serviceUnavailable, response: Readiness(ready: ready, checks: checks))
+            let warnings = context.status.warnings
+            return EditedResponse(status: ready ? .ok : .serviceUnavailable, response: Readiness(ready: ready, checks: checks, warnings: warnings.isEmpty ? nil : warnings))
         }
     }
 }

@@ -168,7 +168,12 @@ struct BuildActionResult: ResponseEncodable, Sendable { var ok: Bool; var jobs: 
 struct OwnerLimit: ResponseEncodable, Sendable { var owner: String; var limit: Int }
 
 struct Health: ResponseEncodable, Sendable { var status: String; var node: String }
-struct Readiness: ResponseEncodable, Sendable { var ready: Bool; var checks: [String: String] }
+struct Readiness: ResponseEncodable, Sendable {
+    var ready: Bool
+    var checks: [String: String]
+    /// Present only when the node has some (e.g. a sandbox feature it fell back from).
+    var warnings: [String]?
+}
 
 extension OwnerQueueReport: ResponseEncodable {}
 
