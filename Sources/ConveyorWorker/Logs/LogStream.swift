@@ -24,6 +24,12 @@ final class LogStream: @unchecked Sendable {
     private var handOver = false
     private var handedOver: [RedisCommand] = []
 
+    /// Every part's `XADD` so far, kept to send again when Redis lost them (`resend`): the logs
+    /// role stores parts by (job, attempt, number), so a part sent twice is stored once.
+    /// Bounded by the log limit. Touched only by the pump task and `resend`, with `lock` held.
+    private var history: [RedisCommand] = []
+    private var lostParts = false
+
     private var masker: SecretMasker
     private var limiter: LogLimiter
     private var number = 0
@@ -112,6 +118,20 @@ final class LogStream: @unchecked Sendable {
         await task?.value
     }
 
+    /// Sends every part so far again: Redis lost its data, or a failover promoted a replica that may
+    /// lack the last ones (docs/runbook.md#redis-lost-or-behind). Idempotent for the logs role.
+    func resend() async {
+        let commands = lock.withLock { history }
+        if commands.isEmpty { return }
+        do {
+            try await redis.pipeline(commands).throwingFirstError()
+            logger.info("sent the log again after a Redis loss", metadata: ["job": "\(job)", "parts": "\(commands.count)"])
+        } catch {
+            lock.withLock { lostParts = true }
+            logger.warning("could not send the log again; it goes with the next parts", metadata: ["job": "\(job)", "error": "\(error)"])
+        }
+    }
+
     // MARK: - Pump
 
     private func run() async {
@@ -135,7 +155,10 @@ final class LogStream: @unchecked Sendable {
                     let (pieces, commands) = parts(of: out, final: true)
                     self.parts.increment(by: Int64(pieces.count))
                     bytes.increment(by: Int64(out.count))
-                    lock.withLock { handedOver = commands }
+                    lock.withLock {
+                        handedOver = lostParts ? history + commands : commands
+                        history += commands
+                    }
                 } else {
                     await send(out, final: true)
                 }
@@ -197,10 +220,16 @@ final class LogStream: @unchecked Sendable {
     /// Splits into parts of at most `flushBytes` and sends them in one pipeline, retrying a few times.
     private func send(_ content: [UInt8], final: Bool) async {
         if content.isEmpty && !final { return }
-        let (pieces, commands) = parts(of: content, final: final)
+        let (pieces, fresh) = parts(of: content, final: final)
+        // After parts were given up on (Redis unreachable for a while), the next send carries them all again.
+        let commands = lock.withLock { () -> [RedisCommand] in
+            defer { history += fresh }
+            return lostParts ? history + fresh : fresh
+        }
         for attempt in 1...5 {
             do {
                 try await redis.pipeline(commands).throwingFirstError()
+                lock.withLock { lostParts = false }
                 parts.increment(by: Int64(pieces.count))
                 bytes.increment(by: Int64(content.count))
                 return
@@ -209,6 +238,7 @@ final class LogStream: @unchecked Sendable {
                 try? await Task.sleep(for: .milliseconds(200 * attempt))
             }
         }
-        logger.error("log parts lost", metadata: ["job": "\(job)", "first": "\(pieces[0].number)", "count": "\(pieces.count)"])
+        lock.withLock { lostParts = true }
+        logger.error("log parts not sent; they go again with the next ones", metadata: ["job": "\(job)", "first": "\(pieces[0].number)", "count": "\(pieces.count)"])
     }
 }
