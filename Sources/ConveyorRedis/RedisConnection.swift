@@ -144,10 +144,12 @@ public final class RedisConnection: @unchecked Sendable {
     }
 
     private func ensureConnected() throws(RedisError) {
-        if handle.isConnected && connectedGeneration == endpoint.generation { return }
+        let generation = endpoint.generation
+        if handle.isConnected && connectedGeneration == generation { return }
         handle.close()
         let now = ContinuousClock.now
-        if now < nextAttempt {
+        // A master switch announced since the last failure is worth trying at once.
+        if now < nextAttempt && generation == connectedGeneration {
             throw RedisError(code: .connectionLost, message: "\(url) unreachable; next reconnect attempt in \(nextAttempt - now)")
         }
         do {
@@ -157,6 +159,7 @@ public final class RedisConnection: @unchecked Sendable {
             connectedGeneration = target.generation
             backoff = .zero
         } catch {
+            connectedGeneration = generation
             backoff = backoff == .zero ? .milliseconds(50) : min(backoff * 2, .seconds(2))
             nextAttempt = ContinuousClock.now + backoff
             throw error

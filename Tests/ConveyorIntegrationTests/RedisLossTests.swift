@@ -125,7 +125,9 @@ import Glibc
     /// Each `<part>-<n>` run counts 1…800 without a gap or a repeat.
     static func ordered(_ text: String) -> Bool {
         var next: [Substring: Int] = [:]
-        for line in text.split(separator: "\n") {
+        for raw in text.split(separator: "\n") {
+            // A fold or timing marker may precede the first line of output ("…\u{1b}[0Ka-1").
+            let line = Substring(String(raw).components(separatedBy: "\u{1b}[0K").last ?? "")
             let pieces = line.split(separator: "-", maxSplits: 1)
             guard pieces.count == 2, ["a", "b", "c"].contains(pieces[0]), let n = Int(pieces[1]) else { continue }
             guard n == next[pieces[0], default: 1] else { return false }

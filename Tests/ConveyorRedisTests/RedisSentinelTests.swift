@@ -50,8 +50,13 @@ struct RedisSentinelTests {
         #expect(group.sentinelMasterPort() == group.replicaPort)
         #expect(client.endpoint.master?.port == group.replicaPort)
         #expect(client.endpoint.masterChanges >= 1)
-        #expect(try await client.send("GET", "before").string == "1")
-        #expect(try await client.send("ROLE").array?.first?.string == "master")
+        // Every pooled connection follows (one may sit out a short reconnect backoff first).
+        for _ in 0..<4 {
+            let read = try await eventually(timeout: .seconds(10)) { (try? await client.send("GET", "before"))?.string == "1" }
+            #expect(read, "the promoted master lacks the key written before the failover")
+            let role = try await eventually(timeout: .seconds(10)) { (try? await client.send("ROLE"))?.array?.first?.string == "master" }
+            #expect(role)
+        }
         let dedicatedBack = try await eventually(timeout: .seconds(20)) { (try? await blocking.send(["SET", "d", "1"])) == .simple("OK") }
         #expect(dedicatedBack)
         await blocking.close()
