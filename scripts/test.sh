@@ -5,6 +5,7 @@
 # Without arguments it then runs the cluster-level suites on real node processes:
 #   scripts/test-ops.sh (headless Chromium on the web UI, a real Prometheus on every dashboard panel)
 #   scripts/chaos.sh    (nodes killed, stopped and restarted mid-build; invariants checked)
+#   scripts/chaos.sh failover (Sentinel failover, Redis emptied, PostgreSQL standby promoted; "all" runs both)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -24,5 +25,5 @@ swift test --skip-build "$@"
 if [[ $# -eq 0 ]]; then
   echo "test: cluster suites"
   bash scripts/test-ops.sh
-  bash scripts/chaos.sh
+  bash scripts/chaos.sh all
 fi
