@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Synchronization
 
 /// Where a client's connections connect: the URL's one server, or the master its Sentinels name
@@ -57,6 +58,7 @@ public final class RedisEndpoint: Sendable {
             s.masterChanges += 1
             return true
         }
+        if changed { Counter(label: "conveyor_redis_master_changes_total").increment() }
         if changed { logger.warning("Sentinel switched the master", metadata: ["master": "\(address)", "name": "\(url.sentinel?.masterName ?? "")"]) }
     }
 
@@ -79,6 +81,7 @@ public final class RedisEndpoint: Sendable {
                     }
                     return false
                 }
+                if changed { Counter(label: "conveyor_redis_master_changes_total").increment() }
                 if changed { logger.warning("Sentinel names another master", metadata: ["master": "\(master)", "sentinel": "\(address)"]) }
                 return (url.node(master), generation)
             } catch {

@@ -38,7 +38,7 @@ final class PrivatePostgres: Sendable {
             try await ChildProcess.run("/bin/chown", ["-R", "postgres:postgres", root.path], log: commandLog)
         }
         if let primary {
-            try await run("\(bin)/pg_basebackup", ["-h", "127.0.0.1", "-p", String(primary.port), "-U", "conveyor", "-D", data.path, "-R", "-X", "stream"])
+            try await run("\(bin)/pg_basebackup", ["-h", "127.0.0.1", "-p", String(primary.port), "-U", "conveyor", "-D", data.path, "-R", "-X", "stream", "-c", "fast"])
         } else {
             try await run("\(bin)/initdb", ["-D", data.path, "-U", "conveyor", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"])
         }

@@ -100,7 +100,7 @@ class FailoverCluster(Cluster):
         if chaos.IS_ROOT: subprocess.run(["chown", "postgres:postgres", self.standby], check=True)
         os.chmod(self.standby, 0o700)
         r = self.as_pg([self.pg_bin + "/pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary_port), "-U", "conveyor",
-                        "-D", self.standby, "-R", "-X", "stream"], capture_output=True, text=True)
+                        "-D", self.standby, "-R", "-X", "stream", "-c", "fast"], capture_output=True, text=True)
         if r.returncode: raise RuntimeError("pg_basebackup failed: " + r.stderr)
         self.pg_ctl_at(self.standby, self.standby_port, "start")
 
@@ -227,7 +227,8 @@ def main():
         s.audit()
     except KeyboardInterrupt:
         log("interrupted")
-        if s: s.failed += 1
+        if s is None: s = type("S", (), {"rows": [], "passed": 0, "failed": 0})()
+        s.failed += 1
     except Exception as e:
         log("suite error: %s" % e)
         if s is None: s = type("S", (), {"rows": [], "passed": 0, "failed": 0})()
