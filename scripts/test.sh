@@ -6,6 +6,7 @@
 #   scripts/test-ops.sh (headless Chromium on the web UI, a real Prometheus on every dashboard panel)
 #   scripts/chaos.sh    (nodes killed, stopped and restarted mid-build; invariants checked)
 #   scripts/chaos.sh failover (Sentinel failover, Redis emptied, PostgreSQL standby promoted; "all" runs both)
+#   scripts/security.sh (hostile builds against the sandbox; docs/security.md)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -26,4 +27,5 @@ if [[ $# -eq 0 ]]; then
   echo "test: cluster suites"
   bash scripts/test-ops.sh
   bash scripts/chaos.sh all
+  bash scripts/security.sh
 fi

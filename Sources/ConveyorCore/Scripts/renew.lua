@@ -1,4 +1,4 @@
--- Renew a running job's lease without ever stealing it (DESIGN §4).
+-- Renew a running job's lease without ever stealing it (docs/architecture.md §4).
 -- KEYS[1] queue stream, KEYS[2] running zset
 -- ARGV[1] group, ARGV[2] consumer (this worker), ARGV[3] entry id, ARGV[4] job id, ARGV[5] new deadline ms,
 -- ARGV[6] "slot" when the entry was lost with Redis's data and the lease is the slot alone (optional)
