@@ -5,6 +5,9 @@ import Foundation
 public struct Settings: Sendable {
     public var redisURL = "redis://127.0.0.1:6379/0"
     public var postgresURL = "postgres://conveyor@127.0.0.1:5432/conveyor"
+    /// Sentinels to ask for the Redis master (docs/redis.md#sentinel); or use a redis+sentinel:// URL.
+    public var redisSentinels: [String] = []
+    public var redisMasterName: String?
     public var nodeID = Settings.defaultNodeID()
     public var roles: Set<Role> = Set(Role.allCases)
     public var keyPrefix = "cv"

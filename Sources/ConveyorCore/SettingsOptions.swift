@@ -52,6 +52,8 @@ extension SettingOption {
     /// Every option, in the order `config/conveyor.yml` documents them.
     public static let all: [SettingOption] = [
         .init("redis_url", "Redis URL: redis://[:password@]host:port/db") { $0.redisURL = $1 },
+        .init("redis_sentinels", "Redis Sentinels host:port,host:port: the master is asked of them (redis_url keeps the credentials and database)") { $0.redisSentinels = list($1) },
+        .init("redis_master_name", "name of the master the Sentinels monitor (with redis_sentinels)") { $0.redisMasterName = optional($1) },
         .init("postgres_url", "PostgreSQL URL: postgres://user[:password]@host:port/db") { $0.postgresURL = $1 },
         .init("node_id", "stable node id, also the consumer name in every group (default: hostname-pid)") { $0.nodeID = $1 },
         .init("roles", "roles this node runs: all, or a list of web,gatekeeper,scheduler,worker,hub,logs,reaper") { s, v throws(SettingsError) in s.roles = try Role.parse(v) },
