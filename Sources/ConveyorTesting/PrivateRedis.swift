@@ -76,7 +76,8 @@ func canConnect(port: Int) -> Bool {
     return result == 0
 }
 
-func which(_ name: String) -> String? {
+/// The path of an executable on PATH (or /usr/sbin, /usr/bin), for tests that start servers.
+public func which(_ name: String) -> String? {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
     for dir in path.split(separator: ":") + ["/usr/sbin", "/usr/bin"] {
         let candidate = "\(dir)/\(name)"

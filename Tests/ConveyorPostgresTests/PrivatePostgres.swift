@@ -92,13 +92,3 @@ final class PrivatePostgres: Sendable {
         return nil
     }
 }
-
-
-func which(_ name: String) -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-    for dir in path.split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/bin"] {
-        let candidate = "\(dir)/\(name)"
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    return nil
-}
