@@ -8,7 +8,8 @@ struct Conveyor: AsyncParsableCommand {
         abstract: "Conveyor: a CI build backend on Redis Streams and Postgres.",
         subcommands: [NodeCommand.self, MigrateCommand.self, VersionCommand.self, ConfigCommand.self, SubmitCommand.self,
                       BuildsCommand.self, JobsCommand.self, LogsCommand.self, CancelCommand.self, RestartCommand.self,
-                      QueuesCommand.self, OwnersCommand.self, NodesCommand.self])
+                      QueuesCommand.self, OwnersCommand.self, NodesCommand.self,
+                      CronsCommand.self])
 }
 
 struct VersionCommand: ParsableCommand {
