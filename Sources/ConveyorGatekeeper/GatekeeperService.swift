@@ -116,7 +116,7 @@ public struct GatekeeperService: Service {
                                     warnings: expanded.warnings)
             return
         }
-        let configJSON = expanded.expandOutputJSON().jsonText()
+        let configJSON = expanded.storedJSON().jsonText()
         guard let build = try await writer.create(request: request, expanded: expanded, configJSON: configJSON, queues: queues) else { return }
         try await admitFirstStage(request: request, build: build)
         try await context.events.publish(type: "build:created", data: [

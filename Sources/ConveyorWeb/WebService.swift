@@ -35,6 +35,8 @@ public struct WebService: Service {
         ReadRoutes(context: context).register(on: router)
         ControlRoutes(context: context, actions: HubActions(context: context), auth: auth).register(on: router)
         OpsRoutes(context: context, metricsText: metricsText).register(on: router)
+        CronRoutes(context: context, auth: auth).register(on: router)
+        NotificationRoutes(context: context).register(on: router)
         logs.register(on: router)
         EventStreamRoutes(fanout: fanout).register(on: router)
         StaticRoutes().register(on: router)

@@ -8,6 +8,8 @@ public struct ExpandedBuild: Sendable, Codable, Hashable {
     public var stages: [String]
     /// Unknown keys, secure vars left out, ignored values, …
     public var warnings: [String]
+    /// `notifications:`, read for the hub (docs/notifications.md).
+    public var notifications: NotificationsConfig?
 
     public init(jobs: [JobSpec] = [], fastFinish: Bool = false, skipped: String? = nil, stages: [String] = [],
                 warnings: [String] = []) {
@@ -27,5 +29,15 @@ public struct ExpandedBuild: Sendable, Codable, Hashable {
             "stages": .array(stages.map(JSONValue.string)),
             "warnings": .array(warnings.map(JSONValue.string)),
         ])
+    }
+
+    /// What a build row stores: the expand output plus `notifications` (secure values decrypted),
+    /// which the hub reads when the build starts and finishes.
+    public func storedJSON() -> JSONValue {
+        guard case .object(var object) = expandOutputJSON(), let notifications, let value = JSONValue(encoding: notifications) else {
+            return expandOutputJSON()
+        }
+        object["notifications"] = value
+        return .object(object)
     }
 }

@@ -25,6 +25,7 @@ struct JobBuilder {
         spec.phases = phases(effective, language: spec.language)
         spec.services = effective["services"]?.asList.compactMap(\.scalarText) ?? []
         spec.gitDepth = gitDepth(effective)
+        spec.deploy = DeploySpec.parse(effective, warnings: &warnings)
         spec.allowFailure = row.fields["allow_failure"]?.boolValue ?? false
         let stage = row.fields["stage"]?.scalarText
         return JobDraft(spec: spec, effective: effective, ownEnv: row.env, stageName: stage,

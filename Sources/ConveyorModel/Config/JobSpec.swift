@@ -21,6 +21,8 @@ public struct JobSpec: Sendable, Codable, Hashable {
     public var services: [String]
     /// `git: depth:`; 0 means a full clone (`depth: false`).
     public var gitDepth: Int
+    /// `deploy:` with before_deploy/after_deploy; nil when the job deploys nothing.
+    public var deploy: DeploySpec?
 
     public init(number: Int = 1, stage: String? = nil, stageIndex: Int = 0, allowFailure: Bool = false,
                 name: String? = nil, language: String = "ruby", os: String = "linux",

@@ -55,7 +55,10 @@ struct MatrixExpansion {
             throw ConfigError("build matrix expands to \(jobs.count) jobs, more than the maximum of \(limits.maxJobs)")
         }
         for index in jobs.indices { jobs[index].number = index + 1 }
-        return ExpandedBuild(jobs: jobs, fastFinish: fastFinish, stages: usedStages, warnings: warnings.items)
+        let notifications = NotificationsConfig.parse(root["notifications"], secrets: &secrets, warnings: &warnings)
+        var expanded = ExpandedBuild(jobs: jobs, fastFinish: fastFinish, stages: usedStages, warnings: warnings.items)
+        expanded.notifications = notifications
+        return expanded
     }
 
     /// `[ci skip]` (push and pull request only), then branch rules, then the build-level `if:`.

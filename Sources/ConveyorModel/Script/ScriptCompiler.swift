@@ -13,7 +13,10 @@ public enum ScriptCompiler {
             script.setupPhase(phase, commands: job.phases[phase] ?? [])
         }
         script.scriptPhase(job.phases[.script] ?? [])
-        script.afterPhases(job.phases)
+        // after_success/after_failure, then the deploy step, then after_script, as on Travis.
+        script.afterPhases(job.phases.filter { $0.key != .afterScript })
+        DeployPhase.script(job.deploy, writer: &script)
+        script.afterPhases(job.phases.filter { $0.key == .afterScript })
         script.raw("""
 
             echo
@@ -137,7 +140,7 @@ struct ScriptWriter {
     }
 
     /// Text shown in the log, with secret values replaced.
-    private func masked(_ text: String) -> String {
+    func masked(_ text: String) -> String {
         hidden.reduce(text) { $0.replacingOccurrences(of: $1, with: "[secure]") }
     }
 }
