@@ -6,6 +6,7 @@ public final class NodeStatus: @unchecked Sendable {
     private let lock = NSLock()
     private var _slots = 0
     private var _busy = 0
+    private var _warnings: [String] = []
     public let started = nowMillis()
 
     public init() {}
@@ -16,6 +17,13 @@ public final class NodeStatus: @unchecked Sendable {
     }
 
     public var busy: Int { lock.withLock { _busy } }
+
+    /// What works here only in a weaker form (a sandbox without cgroups…), for `/readyz`.
+    public var warnings: [String] { lock.withLock { _warnings } }
+
+    public func addWarning(_ warning: String) {
+        lock.withLock { if !_warnings.contains(warning) { _warnings.append(warning) } }
+    }
 
     public func adjustBusy(_ delta: Int) {
         lock.withLock { _busy += delta }
