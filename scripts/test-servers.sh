@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts the servers that Tests/ConveyorClientsTests talks to, on loopback only:
 #   - an OpenSSH sshd on 127.0.0.1:2222 with its own config, host key, client key and known_hosts;
-#   - a moto S3 server on 127.0.0.1:9000.
+#   - a moto S3 server on 127.0.0.1:9000;
+#   - an aiosmtpd SMTP server on 127.0.0.1:2525 writing each mail it accepts to .conveyor/test-servers/smtp/mail/.
 # Everything lives under .conveyor/test-servers/ in the repository (gitignored).
 #
 #   scripts/test-servers.sh start   # start both (idempotent), wait until they answer
@@ -15,6 +16,8 @@ SSH_DIR="$DIR/ssh"
 S3_DIR="$DIR/s3"
 SSH_PORT="${CONVEYOR_TEST_SSH_PORT:-2222}"
 S3_PORT="${CONVEYOR_TEST_S3_PORT:-9000}"
+SMTP_DIR="$DIR/smtp"
+SMTP_PORT="${CONVEYOR_TEST_SMTP_PORT:-2525}"
 USER_NAME="$(id -un)"
 
 log() { echo "test-servers: $*" >&2; }
@@ -89,6 +92,20 @@ s3_start() {
   log "moto S3 on 127.0.0.1:$S3_PORT (log $S3_DIR/moto.log)"
 }
 
+smtp_start() {
+  mkdir -p "$SMTP_DIR/mail"
+  if alive "$SMTP_DIR/smtp.pid"; then log "smtp sink already running"; return 0; fi
+  if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+    log "installing aiosmtpd with pip"
+    python3 -m pip install --quiet aiosmtpd 2>/dev/null ||
+      python3 -m pip install --quiet --break-system-packages aiosmtpd
+  fi
+  nohup python3 "$ROOT/scripts/smtp-sink.py" "$SMTP_PORT" "$SMTP_DIR/mail" >"$SMTP_DIR/smtp.log" 2>&1 &
+  echo $! > "$SMTP_DIR/smtp.pid"
+  wait_port "$SMTP_PORT" smtp-sink
+  log "SMTP sink on 127.0.0.1:$SMTP_PORT (mail in $SMTP_DIR/mail)"
+}
+
 stop_one() {
   local pidfile=$1 what=$2
   if alive "$pidfile"; then
@@ -109,12 +126,15 @@ export CONVEYOR_TEST_SSH_USER=$USER_NAME
 export CONVEYOR_TEST_SSH_KEY=$SSH_DIR/client_ed25519
 export CONVEYOR_TEST_SSH_KNOWN_HOSTS=$SSH_DIR/known_hosts
 export CONVEYOR_TEST_S3_ENDPOINT=http://127.0.0.1:$S3_PORT
+export CONVEYOR_TEST_SMTP_URL=smtp://127.0.0.1:$SMTP_PORT
+export CONVEYOR_TEST_SMTP_DIR=$SMTP_DIR/mail
 EOF
 }
 
 case "${1:-}" in
-  start) ssh_start; s3_start ;;
-  stop) stop_one "$SSH_DIR/sshd.pid" sshd; stop_one "$S3_DIR/moto.pid" moto ;;
+  start) ssh_start; s3_start; smtp_start ;;
+  start-smtp) smtp_start ;;
+  stop) stop_one "$SSH_DIR/sshd.pid" sshd; stop_one "$S3_DIR/moto.pid" moto; stop_one "$SMTP_DIR/smtp.pid" smtp-sink ;;
   env) print_env ;;
-  *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+  *) echo "usage: $0 start|start-smtp|stop|env" >&2; exit 2 ;;
 esac

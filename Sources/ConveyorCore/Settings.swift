@@ -97,6 +97,12 @@ public struct Settings: Sendable {
     // Notifications
     public var statusAPIURL: String?
     public var statusAPIToken: String?
+    // Email notifications from the config (docs/notifications.md): off when smtpURL is nil.
+    public var smtpURL: String?
+    public var smtpFrom = "conveyor@localhost"
+    public var smtpUser: String?
+    public var smtpPassword: String?
+    public var smtpRequireTLS = false
 
     public init() {}
 

@@ -138,5 +138,10 @@ extension SettingOption {
         .init("purge_after_archive", "drop a log's content from Postgres once its archive is verified") { s, v throws(SettingsError) in s.purgeAfterArchive = try bool("purge_after_archive", v) },
         .init("status_api_url", "GitHub-compatible commit status API base URL (off when empty)") { $0.statusAPIURL = optional($1) },
         .init("status_api_token", "token sent to the commit status API") { $0.statusAPIToken = optional($1) },
+        .init("smtp_url", "email notifications: smtp://host:port or smtps://host:port (email is off when empty)") { $0.smtpURL = optional($1) },
+        .init("smtp_from", "email notifications: sender address") { $0.smtpFrom = $1 },
+        .init("smtp_user", "email notifications: SMTP user name") { $0.smtpUser = optional($1) },
+        .init("smtp_password", "email notifications: SMTP password") { $0.smtpPassword = optional($1) },
+        .init("smtp_require_tls", "email notifications: refuse to send without TLS (STARTTLS or smtps)") { s, v throws(SettingsError) in s.smtpRequireTLS = try bool("smtp_require_tls", v) },
     ]
 }

@@ -171,7 +171,7 @@ public struct GatekeeperService: Service {
         }
         expanded.jobs = SealedEnv.prepare(expanded.jobs, settingsEnv: try await envVars.forBuild(repository: request.repositoryID, branch: request.branch),
                                           origin: request.origin)
-        let configJSON = expanded.expandOutputJSON().jsonText()
+        let configJSON = expanded.storedJSON().jsonText()
         guard let build = try await writer.create(request: request, expanded: expanded, configJSON: configJSON, queues: queues) else { return }
         try await admitFirstStage(request: request, build: build)
         do {

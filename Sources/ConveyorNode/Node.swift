@@ -42,7 +42,10 @@ public enum Node {
             archive = S3Client(config: S3Config(endpoint: endpoint, bucket: settings.s3Bucket, region: settings.s3Region,
                                                 accessKey: settings.s3AccessKey ?? "", secretKey: settings.s3SecretKey ?? ""), http: http)
         }
-        if roles.contains(.gatekeeper) { services.append(try GatekeeperService(context: context)) }
+        if roles.contains(.gatekeeper) {
+            services.append(try GatekeeperService(context: context))
+            services.append(CronRunner(context: context))
+        }
         if roles.contains(.scheduler) { services.append(SchedulerService(context: context)) }
         if roles.contains(.hub) {
             services.append(HubService(context: context))

@@ -64,6 +64,8 @@ public struct WebService: Service {
         OpsRoutes(context: context, access: access, metricsText: metricsText).register(on: router)
         RepoSettingsRoutes(context: context, keys: repositoryKeys, access: access).register(on: router)
         EnvVarRoutes(context: context, store: EnvVarStore(postgres: context.postgres, keyring: keyring), access: access).register(on: router)
+        CronRoutes(context: context, access: access).register(on: router)
+        NotificationRoutes(context: context, access: access).register(on: router)
         logs.register(on: router)
         EventStreamRoutes(fanout: fanout, access: access).register(on: router)
         StaticRoutes().register(on: router)

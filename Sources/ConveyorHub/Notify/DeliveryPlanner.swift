@@ -21,6 +21,7 @@ struct DeliveryPlanner: Sendable {
             let status = CommitStatus(buildState: state, number: build.number, buildID: build.id, publicURL: context.settings.publicURL)
             rows.append((kind: DeliveryKind.commitStatus, target: CommitStatus.url(base: base, slug: build.slug, sha: build.sha), payload: status.json()))
         }
+        rows += try await ConfigNotifications(context: context).rows(for: event, build: build, state: state)
         var ids: [Int64] = []
         for row in rows {
             let inserted = try await context.postgres.query("""
@@ -36,4 +37,8 @@ struct DeliveryPlanner: Sendable {
 enum DeliveryKind {
     static let webhook = "webhook"
     static let commitStatus = "commit_status"
+    // From the build's config (docs/notifications.md).
+    static let travisWebhook = "travis_webhook"
+    static let email = "email"
+    static let slack = "slack"
 }

@@ -18,6 +18,7 @@ struct DeliverySender: Sendable {
         var body: String
         var attempts: Int
         var settingsJSON: String?
+        var slug: String?
     }
 
     /// Ids of pending deliveries whose time has come.
@@ -33,12 +34,16 @@ struct DeliverySender: Sendable {
         let request = makeRequest(claimed)
         var status: Int?
         var failure: String?
-        do {
-            let response = try await http.send(request)
-            status = response.status
-            if !(200..<300).contains(response.status) { failure = "HTTP \(response.status): \(String(response.bodyText.prefix(200)))" }
-        } catch {
-            failure = "\(error)"
+        if claimed.kind == DeliveryKind.email {
+            failure = await EmailNotifier.send(target: claimed.target, payloadJSON: claimed.body, deliveryID: claimed.id, settings: context.settings)
+        } else {
+            do {
+                let response = try await http.send(request)
+                status = response.status
+                if !(200..<300).contains(response.status) { failure = "HTTP \(response.status): \(String(response.bodyText.prefix(200)))" }
+            } catch {
+                failure = "\(error)"
+            }
         }
         let attempts = claimed.attempts + 1
         let delivered = failure == nil
@@ -63,16 +68,22 @@ struct DeliverySender: Sendable {
             UPDATE deliveries d SET next_attempt_at = now() + make_interval(secs => $2::double precision)
             WHERE d.id = $1 AND d.state = 'pending' AND d.next_attempt_at <= now()
             RETURNING d.id, d.kind, d.target, d.event, d.payload::text AS body, d.attempts,
-                (SELECT r.settings::text FROM builds b JOIN repositories r ON r.id = b.repository_id WHERE b.id = d.build_id) AS settings
+                (SELECT r.settings::text FROM builds b JOIN repositories r ON r.id = b.repository_id WHERE b.id = d.build_id) AS settings,
+                (SELECT r.slug FROM builds b JOIN repositories r ON r.id = b.repository_id WHERE b.id = d.build_id) AS slug
             """, [.int(id), .double(configuration.claimSeconds)]).first else { return nil }
         return Claimed(id: try row.decode("id"), kind: try row.decode("kind"), target: try row.decode("target"), event: try row.decode("event"),
-                       body: try row.decode("body"), attempts: try row.decode("attempts"), settingsJSON: try row.decode("settings"))
+                       body: try row.decode("body"), attempts: try row.decode("attempts"), settingsJSON: try row.decode("settings"),
+                       slug: row["slug"].string)
     }
 
     private func makeRequest(_ delivery: Claimed) -> HTTPRequest {
         let body = Array(delivery.body.utf8)
         var headers: [(String, String)] = [("Content-Type", "application/json"), ("User-Agent", "Conveyor")]
         switch delivery.kind {
+        case DeliveryKind.travisWebhook:
+            return TravisWebhookPayload.request(target: delivery.target, payloadJSON: delivery.body, slug: delivery.slug ?? "", timeout: configuration.requestTimeout)
+        case DeliveryKind.slack:
+            return SlackNotifier.request(target: delivery.target, payloadJSON: delivery.body, timeout: configuration.requestTimeout)
         case DeliveryKind.commitStatus:
             headers.append(("Accept", "application/vnd.github+json"))
             if let token = context.settings.statusAPIToken, !token.isEmpty { headers.append(("Authorization", "token \(token)")) }

@@ -11,6 +11,8 @@ public struct ExpandedBuild: Sendable, Codable, Hashable {
     /// Why a build that isn't skipped has no jobs: "all 4 job(s) excluded by jobs.exclude",
     /// "stage deploy skipped: branch = master is false". nil when it has jobs.
     public var noJobsReason: String?
+    /// `notifications:`, read for the hub (docs/notifications.md).
+    public var notifications: NotificationsConfig?
 
     public init(jobs: [JobSpec] = [], fastFinish: Bool = false, skipped: String? = nil, stages: [String] = [],
                 warnings: [String] = [], noJobsReason: String? = nil) {
@@ -32,5 +34,15 @@ public struct ExpandedBuild: Sendable, Codable, Hashable {
             "warnings": .array(warnings.map(JSONValue.string)),
             "no_jobs_reason": noJobsReason.map(JSONValue.string) ?? .null,
         ])
+    }
+
+    /// What a build row stores: the expand output plus `notifications` (secure values decrypted),
+    /// which the hub reads when the build starts and finishes.
+    public func storedJSON() -> JSONValue {
+        guard case .object(var object) = expandOutputJSON(), let notifications, let value = JSONValue(encoding: notifications) else {
+            return expandOutputJSON()
+        }
+        object["notifications"] = value
+        return .object(object)
     }
 }

@@ -26,6 +26,8 @@ public struct JobSpec: Sendable, Codable, Hashable {
     /// Why the job gets no secure values or secret settings variables (a pull request from a fork),
     /// printed at the top of its log. nil when nothing was withheld.
     public var secretsWithheld: String?
+    /// `deploy:` with before_deploy/after_deploy; nil when the job deploys nothing.
+    public var deploy: DeploySpec?
 
     public init(number: Int = 1, stage: String? = nil, stageIndex: Int = 0, allowFailure: Bool = false,
                 name: String? = nil, language: String = "ruby", os: String = "linux",

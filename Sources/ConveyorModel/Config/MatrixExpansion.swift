@@ -68,8 +68,11 @@ struct MatrixExpansion {
             throw ConfigError("build matrix expands to \(jobs.count) jobs, more than the maximum of \(limits.maxJobs)")
         }
         for index in jobs.indices { jobs[index].number = index + 1 }
-        return ExpandedBuild(jobs: jobs, fastFinish: fastFinish, stages: usedStages, warnings: warnings.items,
-                             noJobsReason: jobs.isEmpty ? (dropped.isEmpty ? "the config has no jobs" : dropped.joined(separator: "; ")) : nil)
+        let notifications = NotificationsConfig.parse(root["notifications"], secrets: &secrets, warnings: &warnings)
+        var expanded = ExpandedBuild(jobs: jobs, fastFinish: fastFinish, stages: usedStages, warnings: warnings.items,
+                                     noJobsReason: jobs.isEmpty ? (dropped.isEmpty ? "the config has no jobs" : dropped.joined(separator: "; ")) : nil)
+        expanded.notifications = notifications
+        return expanded
     }
 
     /// Whether an `exclude`/`allow_failures` entry matches (its `if:` may throw at a regex limit).

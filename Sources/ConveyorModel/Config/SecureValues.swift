@@ -37,7 +37,7 @@ struct SecureValues {
         return vars
     }
 
-    private mutating func plaintext(of ciphertext: String) -> String? {
+    mutating func plaintext(of ciphertext: String) -> String? {
         guard let decrypt else { return nil }
         if let cached = cache[ciphertext] { return cached }
         let value = decrypt(ciphertext)

@@ -17,7 +17,10 @@ public enum ScriptCompiler {
             try script.setupPhase(phase, commands: job.phases[phase] ?? [])
         }
         try script.scriptPhase(job.phases[.script] ?? [])
-        try script.afterPhases(job.phases)
+        // after_success/after_failure, then the deploy step, then after_script, as on Travis.
+        try script.afterPhases(job.phases.filter { $0.key != .afterScript })
+        try DeployPhase.script(job.deploy, writer: &script)
+        try script.afterPhases(job.phases.filter { $0.key == .afterScript })
         script.raw("""
 
             echo
@@ -191,7 +194,7 @@ struct ScriptWriter {
     }
 
     /// Text shown in the log, with secret values replaced.
-    private func masked(_ text: String) -> String {
+    func masked(_ text: String) -> String {
         hidden.reduce(text) { $0.replacingOccurrences(of: $1, with: "[secure]") }
     }
 }
