@@ -16,7 +16,10 @@ public final class RedisConnection: @unchecked Sendable {
         var continuation: CheckedContinuation<[RedisValue], any Error>
     }
 
-    public let url: RedisURL
+    public var url: RedisURL { endpoint.url }
+    let endpoint: RedisEndpoint
+    /// The endpoint generation the open socket belongs to (see `RedisEndpoint`).
+    private var connectedGeneration = 0
     public let connectTimeout: Duration
     public let commandTimeout: Duration
     private let thread: DedicatedThread
@@ -29,9 +32,14 @@ public final class RedisConnection: @unchecked Sendable {
     private var nextAttempt: ContinuousClock.Instant = .now
     private let logger: Logger
 
-    public init(url: RedisURL, name: String, connectTimeout: Duration = .seconds(2),
-                commandTimeout: Duration = .seconds(5), logger: Logger = Logger(label: "conveyor.redis")) {
-        self.url = url
+    public convenience init(url: RedisURL, name: String, connectTimeout: Duration = .seconds(2),
+                            commandTimeout: Duration = .seconds(5), logger: Logger = Logger(label: "conveyor.redis")) {
+        self.init(endpoint: RedisEndpoint(url: url, logger: logger), name: name, connectTimeout: connectTimeout,
+                  commandTimeout: commandTimeout, logger: logger)
+    }
+
+    init(endpoint: RedisEndpoint, name: String, connectTimeout: Duration, commandTimeout: Duration, logger: Logger) {
+        self.endpoint = endpoint
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout
         self.thread = DedicatedThread(name: name)
@@ -114,6 +122,11 @@ public final class RedisConnection: @unchecked Sendable {
         defer { if custom != nil { handle.setTimeout(commandTimeout) } }
         do {
             let replies = try handle.execute(requests.map(\.commands))
+            // A demoted master answers writes with READONLY: find the new one for the next request.
+            if replies.contains(where: { if case .error(let m) = $0 { m.hasPrefix("READONLY") } else { false } }) {
+                handle.close()
+                endpoint.invalidate(seen: connectedGeneration, reason: "READONLY reply")
+            }
             if requests.count == 1 {
                 requests[0].continuation.resume(returning: replies)
                 return
@@ -131,15 +144,22 @@ public final class RedisConnection: @unchecked Sendable {
     }
 
     private func ensureConnected() throws(RedisError) {
-        if handle.isConnected { return }
+        let generation = endpoint.generation
+        if handle.isConnected && connectedGeneration == generation { return }
+        handle.close()
         let now = ContinuousClock.now
-        if now < nextAttempt {
+        // A master switch announced since the last failure is worth trying at once.
+        if now < nextAttempt && generation == connectedGeneration {
             throw RedisError(code: .connectionLost, message: "\(url) unreachable; next reconnect attempt in \(nextAttempt - now)")
         }
         do {
-            try handle.connect(url: url, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+            let target = try endpoint.resolve(connectTimeout: connectTimeout)
+            try handle.connect(url: target.url, connectTimeout: connectTimeout, commandTimeout: commandTimeout,
+                               checkMaster: url.sentinel != nil)
+            connectedGeneration = target.generation
             backoff = .zero
         } catch {
+            connectedGeneration = generation
             backoff = backoff == .zero ? .milliseconds(50) : min(backoff * 2, .seconds(2))
             nextAttempt = ContinuousClock.now + backoff
             throw error
