@@ -17,6 +17,13 @@ public struct Settings: Sendable {
     public var publicURL: String?
     public var apiToken: String?
     public var webhookSecret: String?
+    /// Development only: lets the web role start without `apiToken`, every call then open (docs/api.md#authentication).
+    public var insecureNoAuth = false
+    /// Live streams (SSE and /ws) a web node serves at once, and events buffered per stream.
+    public var maxStreamSubscribers = 512
+    public var streamBufferEvents = 2000
+    /// How long webhook delivery ids are kept for de-duplication.
+    public var webhookDeliveryRetentionHours = 168
     /// The cluster key sealing secrets at rest (docs/security.md): base64 of 32 bytes, or read from
     /// `secretsKeyFile`; `secretsKeyPrevious` only opens, during a rotation.
     public var secretsKey: String?
