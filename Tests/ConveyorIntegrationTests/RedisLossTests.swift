@@ -36,7 +36,7 @@ import Glibc
 
     @Test(.timeLimit(.minutes(4)), arguments: Fault.allCases)
     func theClusterConvergesAfterRedisLosesItsData(fault: Fault) async throws {
-        let redis = try OwnRedis()
+        let redis = try PrivateRedis()
         try await redis.start()
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("cv-work-\(UUID().uuidString.prefix(8))").path
         let context = try await TestEnvironment.context {
@@ -200,54 +200,5 @@ final class LimitSampler: Sendable {
             }
             try? await Task.sleep(for: .milliseconds(100))
         }
-    }
-}
-
-/// A `redis-server` of this test's own (no persistence), on a free loopback port: FLUSHALL and
-/// restarts must never touch the shared test server.
-final class OwnRedis: @unchecked Sendable {
-    // @unchecked Sendable: `process` is only touched by the one test that owns this server, sequentially.
-    let port: Int
-    private var process: ChildProcess?
-    private let directory: URL
-    var url: String { "redis://127.0.0.1:\(port)/0" }
-
-    init() throws {
-        port = try freeLoopbackPort()
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("cv-redis-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    func start() async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server") else {
-            throw TestSetupError("/usr/bin/redis-server not found; install it with scripts/install-deps.sh")
-        }
-        process = try ChildProcess.spawn("/usr/bin/redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                                                   "--dir", directory.path], log: directory.appendingPathComponent("redis.log").path)
-        let client = RedisClient(configuration: .init(url: try RedisURL(url), poolSize: 1, connectTimeout: .milliseconds(200)))
-        defer { Task { await client.close() } }
-        let up = try await eventually(timeout: .seconds(10), every: .milliseconds(50)) { (try? await client.send("PING")) == .simple("PONG") }
-        if !up { throw TestSetupError("private redis-server on port \(port) did not start; see \(directory.path)/redis.log") }
-    }
-
-    func kill() async {
-        guard let p = process else { return }
-        process = nil
-        p.signal(SIGKILL)
-        _ = await p.wait()
-    }
-
-    func stop() async {
-        await kill()
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    deinit {
-        if let p = process {
-            p.signal(SIGKILL)
-            var status: Int32 = 0
-            _ = waitpid(p.pid, &status, 0)
-        }
-        try? FileManager.default.removeItem(at: directory)
     }
 }
