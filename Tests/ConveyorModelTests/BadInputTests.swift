@@ -29,10 +29,9 @@ import Testing
             yaml += "a\(level): &a\(level) [\(refs)]\n"
         }
         yaml += "script: *a9\n"
-        let start = Date()
+        // Refused by the byte budget before anything is expanded; how fast is bench's business.
         let error = expansionError(yaml)
         #expect(error?.message.contains("with its aliases expanded") == true)
-        #expect(Date().timeIntervalSince(start) < 5)
     }
 
     @Test func aliasOfACollectionAsMappingKeyIsRejected() {
@@ -44,10 +43,8 @@ import Testing
 
     @Test func tenMegabyteConfigRejectedBeforeParsing() {
         let yaml = "script:\n" + String(repeating: "  - echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", count: 180_000)
-        let start = Date()
         let error = expansionError(yaml)
         #expect(error?.message.hasPrefix("config is \(yaml.utf8.count) bytes, more than the maximum of 1048576 bytes") == true)
-        #expect(Date().timeIntervalSince(start) < 2)
     }
 
     @Test func deepNestingIsRejected() {
