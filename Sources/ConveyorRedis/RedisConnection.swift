@@ -1,32 +1,49 @@
 import ConveyorThreads
 import Foundation
 import Logging
+import Synchronization
 
 /// One Redis connection confined to its own thread.
 ///
 /// Requests that arrive while the thread is busy are sent together as one pipeline (automatic
 /// pipelining), so many concurrent callers share one round trip. A connection that fails is closed
-/// and reconnected on the next request, with exponential backoff between attempts.
-public final class RedisConnection: @unchecked Sendable {
-    // @unchecked Sendable: `handle` and the backoff fields are only touched on `thread`;
-    // `pending` and `draining` only with `lock` held.
+/// and reconnected on the next request, with exponential backoff between attempts (`Backoff`).
+public final class RedisConnection: Sendable {
     private struct Request {
         var commands: EncodedCommands
         var timeout: Duration?
         var continuation: CheckedContinuation<[RedisValue], any Error>
     }
 
+    /// What callers and the connection's thread share.
+    private struct Queue: ~Copyable {
+        var pending: [Request] = []
+        var phase = Phase.idle
+    }
+
+    private enum Phase {
+        /// No drain is scheduled: the next request schedules one on the thread.
+        case idle
+        /// The thread drains `pending` and will see what is added meanwhile.
+        case draining
+        /// Closed: requests fail.
+        case closed
+    }
+
+    /// The hiredis context and the reconnect throttle; only used on `thread` (the lock is never
+    /// contended, it makes the confinement checkable).
+    private struct Link: ~Copyable {
+        let handle = RedisContextHandle()
+        var backoff = Backoff(initial: .milliseconds(50), maximum: .seconds(2))
+        var nextAttempt: ContinuousClock.Instant = .now
+    }
+
     public let url: RedisURL
     public let connectTimeout: Duration
     public let commandTimeout: Duration
     private let thread: DedicatedThread
-    private let handle = RedisContextHandle()
-    private let lock = NSLock()
-    private var pending: [Request] = []
-    private var draining = false
-    private var closed = false
-    private var backoff: Duration = .zero
-    private var nextAttempt: ContinuousClock.Instant = .now
+    private let queue = Mutex(Queue())
+    private let link = Mutex(Link())
     private let logger: Logger
 
     public init(url: RedisURL, name: String, connectTimeout: Duration = .seconds(2),
@@ -48,31 +65,41 @@ public final class RedisConnection: @unchecked Sendable {
     func pipeline(encoded commands: EncodedCommands, timeout: Duration? = nil) async throws -> [RedisValue] {
         if commands.count == 0 { return [] }
         return try await withCheckedThrowingContinuation { continuation in
-            lock.lock()
-            if closed {
-                lock.unlock()
-                continuation.resume(throwing: RedisError(code: .closed, message: "connection closed"))
-                return
+            let request = Request(commands: commands, timeout: timeout, continuation: continuation)
+            let start = queue.withLock { queue -> Bool? in
+                switch queue.phase {
+                case .closed: return nil
+                case .draining:
+                    queue.pending.append(request)
+                    return false
+                case .idle:
+                    queue.pending.append(request)
+                    queue.phase = .draining
+                    return true
+                }
             }
-            pending.append(Request(commands: commands, timeout: timeout, continuation: continuation))
-            let start = !draining
-            draining = true
-            lock.unlock()
-            if start { thread.submit { self.drain() } }
+            switch start {
+            case nil: continuation.resume(throwing: RedisError(code: .closed, message: "connection closed"))
+            case true?: thread.submit { self.drain() }
+            case false?: break
+            }
         }
     }
 
     /// Number of requests waiting for this connection's thread.
     public var backlog: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return pending.count
+        queue.withLock { $0.pending.count }
     }
 
     /// Fails what is queued, closes the socket and ends the thread.
     public func close() async {
-        lock.withLock { closed = true }
-        _ = await thread.run { self.handle.close() }
+        let failed = queue.withLock { queue -> [Request] in
+            queue.phase = .closed
+            defer { queue.pending = [] }
+            return queue.pending
+        }
+        for request in failed { request.continuation.resume(throwing: RedisError(code: .closed, message: "connection closed")) }
+        _ = await thread.run { self.link.withLock { $0.handle.close() } }
         thread.shutdown()
     }
 
@@ -80,22 +107,19 @@ public final class RedisConnection: @unchecked Sendable {
 
     private func drain() {
         while true {
-            lock.lock()
-            let batch = pending
-            pending.removeAll(keepingCapacity: true)
-            if batch.isEmpty {
-                draining = false
-                lock.unlock()
-                return
+            let batch = queue.withLock { queue -> [Request] in
+                defer { queue.pending.removeAll(keepingCapacity: true) }
+                if queue.pending.isEmpty, case .draining = queue.phase { queue.phase = .idle }
+                return queue.pending
             }
-            lock.unlock()
-            execute(batch)
+            if batch.isEmpty { return }
+            link.withLock { execute(batch, &$0) }
         }
     }
 
-    private func execute(_ batch: [Request]) {
+    private func execute(_ batch: [Request], _ link: inout Link) {
         do {
-            try ensureConnected()
+            try ensureConnected(&link)
         } catch {
             for request in batch { request.continuation.resume(throwing: error) }
             return
@@ -103,12 +127,12 @@ public final class RedisConnection: @unchecked Sendable {
         // Requests with their own timeout (blocking reads) go alone; the rest share one pipeline.
         var shared: [Request] = []
         for request in batch {
-            if request.timeout != nil { run([request]) } else { shared.append(request) }
+            if request.timeout != nil { run([request], link.handle) } else { shared.append(request) }
         }
-        if !shared.isEmpty { run(shared) }
+        if !shared.isEmpty { run(shared, link.handle) }
     }
 
-    private func run(_ requests: [Request]) {
+    private func run(_ requests: [Request], _ handle: RedisContextHandle) {
         let custom = requests.count == 1 ? requests[0].timeout : nil
         if let custom { handle.setTimeout(custom) }
         defer { if custom != nil { handle.setTimeout(commandTimeout) } }
@@ -130,18 +154,17 @@ public final class RedisConnection: @unchecked Sendable {
         }
     }
 
-    private func ensureConnected() throws(RedisError) {
-        if handle.isConnected { return }
+    private func ensureConnected(_ link: inout Link) throws(RedisError) {
+        if link.handle.isConnected { return }
         let now = ContinuousClock.now
-        if now < nextAttempt {
-            throw RedisError(code: .connectionLost, message: "\(url) unreachable; next reconnect attempt in \(nextAttempt - now)")
+        if now < link.nextAttempt {
+            throw RedisError(code: .connectionLost, message: "\(url) unreachable; next reconnect attempt in \(link.nextAttempt - now)")
         }
         do {
-            try handle.connect(url: url, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
-            backoff = .zero
+            try link.handle.connect(url: url, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+            link.backoff.reset()
         } catch {
-            backoff = backoff == .zero ? .milliseconds(50) : min(backoff * 2, .seconds(2))
-            nextAttempt = ContinuousClock.now + backoff
+            link.nextAttempt = ContinuousClock.now + link.backoff.next()
             throw error
         }
     }
