@@ -16,15 +16,10 @@ public struct ReaperService: Service {
 
     public func run() async throws {
         let interval = Duration.milliseconds(Int(context.settings.sweepIntervalSeconds * 1000))
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await reclaimQueues()
-                try await reconcile()
-                try await cleanUpNodes()
-            } catch {
-                context.logger.warning("reaper pass failed", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: interval)
+        await RoleRunner("reaper pass", logger: context.logger, every: interval).run {
+            try await reclaimQueues()
+            try await reconcile()
+            try await cleanUpNodes()
         }
     }
 

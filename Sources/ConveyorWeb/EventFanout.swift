@@ -1,4 +1,5 @@
 import ConveyorCore
+import ConveyorThreads
 import ConveyorRedis
 import Foundation
 import ServiceLifecycle
@@ -48,7 +49,8 @@ actor EventFanout {
         let connection = context.redis.dedicatedConnection(name: "events-fanout")
         var last = "$"
         var lastTick = ContinuousClock.now
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        // A failed read is followed by a tick (clients see the stream is alive) and a 1 s wait.
+        await RoleRunner("event fan-out read", logger: context.logger, backoff: Backoff(initial: .seconds(1), maximum: .seconds(1))).run {
             do {
                 if last == "$" {
                     // Start from the newest entry so nothing published after this point is missed.
@@ -69,9 +71,8 @@ actor EventFanout {
                 }
                 if !events.isEmpty { await broadcast(events) }
             } catch {
-                context.logger.warning("event fan-out read failed; retrying", metadata: ["error": "\(error)"])
                 await broadcast([.tick])
-                try? await Task.sleep(for: .seconds(1))
+                throw error
             }
         }
         await connection.close()
