@@ -34,6 +34,7 @@ let package = Package(
         system("CLibSSH2", pkg: "libssh2", apt: "libssh2-1-dev"),
         system("CLibvirt", pkg: "libvirt", apt: "libvirt-dev"),
         system("CCurl", pkg: "libcurl", apt: "libcurl4-openssl-dev"),
+        system("CPCRE2", pkg: "libpcre2-8", apt: "libpcre2-dev"),
         // Linux's epoll and eventfd headers, for the event loops (part of libc, no package).
         .systemLibrary(name: "CEpoll"),
 
@@ -50,7 +51,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: swiftSettings),
         .target(name: "ConveyorSSH", dependencies: [
-            "CLibSSH2", "ConveyorThreads",
+            "CLibSSH2", "ConveyorThreads", "ConveyorModel",
         ], swiftSettings: swiftSettings),
         .target(name: "ConveyorVirt", dependencies: [
             "CLibvirt", "ConveyorThreads",
@@ -62,6 +63,7 @@ let package = Package(
 
         // Pure model: config, matrix, conditions, script compiler, state machines. No I/O.
         .target(name: "ConveyorModel", dependencies: [
+            "CPCRE2",
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: swiftSettings),
 
@@ -74,15 +76,22 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ], resources: [.copy("Migrations"), .copy("Scripts")], swiftSettings: swiftSettings),
 
+        // Repository key pairs, the cluster key, settings env vars (docs/security.md).
+        .target(name: "ConveyorSecrets", dependencies: [
+            "ConveyorCore", "ConveyorPostgres", "ConveyorModel", "ConveyorThreads",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
+        ], swiftSettings: swiftSettings),
+
         // One module per role.
-        .target(name: "ConveyorGatekeeper", dependencies: ["ConveyorCore", "ConveyorModel"], swiftSettings: swiftSettings),
+        .target(name: "ConveyorGatekeeper", dependencies: ["ConveyorCore", "ConveyorModel", "ConveyorHub", "ConveyorSecrets"], swiftSettings: swiftSettings),
         .target(name: "ConveyorScheduler", dependencies: ["ConveyorCore"], swiftSettings: swiftSettings),
-        .target(name: "ConveyorWorker", dependencies: ["ConveyorCore", "ConveyorSSH", "ConveyorVirt"], swiftSettings: swiftSettings),
+        .target(name: "ConveyorWorker", dependencies: ["ConveyorCore", "ConveyorSSH", "ConveyorVirt", "ConveyorSecrets"], swiftSettings: swiftSettings),
         .target(name: "ConveyorHub", dependencies: ["ConveyorCore", "ConveyorHTTPClient"], swiftSettings: swiftSettings),
         .target(name: "ConveyorLogs", dependencies: ["ConveyorCore", "ConveyorHTTPClient"], swiftSettings: swiftSettings),
         .target(name: "ConveyorReaper", dependencies: ["ConveyorCore"], swiftSettings: swiftSettings),
         .target(name: "ConveyorWeb", dependencies: [
-            "ConveyorCore", "ConveyorHub", "ConveyorLogs", "ConveyorScheduler",
+            "ConveyorCore", "ConveyorHub", "ConveyorLogs", "ConveyorScheduler", "ConveyorSecrets",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -94,7 +103,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "conveyor", dependencies: [
-            "ConveyorNode", "ConveyorHTTPClient", "ConveyorModel", "ConveyorThreads",
+            "ConveyorNode", "ConveyorHTTPClient", "ConveyorModel", "ConveyorThreads", "ConveyorSecrets",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
 
@@ -117,6 +126,7 @@ let package = Package(
         .testTarget(name: "ConveyorCoreTests", dependencies: ["ConveyorCore", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorWorkerTests", dependencies: ["ConveyorWorker", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorHubTests", dependencies: ["ConveyorHub", "ConveyorTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ConveyorSecretsTests", dependencies: ["ConveyorSecrets", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorLogsTests", dependencies: ["ConveyorLogs", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorIntegrationTests", dependencies: [
             "ConveyorNode", "ConveyorTesting",

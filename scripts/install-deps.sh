@@ -8,6 +8,7 @@ PKGS=(
   bubblewrap openssh-server openssh-client libvirt-daemon
   prometheus python3-venv
   slirp4netns libpcre2-dev redis-sentinel uidmap
+  nftables util-linux e2fsprogs
 )
 if [[ "${CONVEYOR_WITH_BROWSER:-0}" == 1 ]]; then PKGS+=(chromium); fi
 missing=()
@@ -27,3 +28,5 @@ if ((${#missing[@]})); then
 else
   echo "install-deps: all packages present"
 fi
+# The build users jobs run as, and /dev/net/tun for their network (docs/security.md).
+bash "$(dirname "$0")/build-users.sh" >/dev/null

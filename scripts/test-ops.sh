@@ -6,7 +6,7 @@
 #   - Prometheus: a real `prometheus` scrapes both nodes every second; every Grafana panel expression
 #     and template variable query in grafana/dashboards/*.json must be valid and return data.
 #     The cluster exercises the reaper (kill -9 of the worker node mid-job, then a restart).
-#   - promtool check rules / test rules on deploy/alerts.yml.
+#   - promtool check rules / test rules on deploy/alerts.yml; promtool check metrics on every node.
 # Uses the servers of scripts/services.sh with a fresh key prefix and a fresh database.
 # Env: CONVEYOR_OPS_BIN (default .build/debug/conveyor), CONVEYOR_OPS_PORT (18280),
 #      CONVEYOR_OPS_PROM_PORT (19090). Last line: "ops: N passed, M failed".
@@ -51,6 +51,7 @@ scripts/services.sh start >/dev/null || { fail "scripts/services.sh start"; fini
 # ---------------------------------------------------------------- fresh prefix, database, directories
 RUN="ops$(date +%s)$$"
 TMP=$(mktemp -d /tmp/conveyor-ops.XXXXXX)
+chmod 0755 "$TMP"   # jobs run as build users (docs/security.md): they must reach their directory and the repos
 PORT="${CONVEYOR_OPS_PORT:-18280}"
 PROM_PORT="${CONVEYOR_OPS_PROM_PORT:-19090}"
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -207,6 +208,16 @@ FAIL_JOB=$(submit ops/failing "$FAILING") || fail "submit failing build"
 REAP_JOB=$(submit ops/reap "$REAP") || fail "submit reaper build"
 [[ -n "${QUICK_JOB:-}" ]] && { s=$(wait_state "$QUICK_JOB" 60 'passed|failed|errored|canceled'); [[ "$s" == passed ]] && pass "quick build passed" || fail "quick build: $s"; }
 [[ -n "${FAIL_JOB:-}" ]] && { s=$(wait_state "$FAIL_JOB" 60 'passed|failed|errored|canceled'); [[ "$s" == failed ]] && pass "failing build failed" || fail "failing build: $s"; }
+
+# Every node's /metrics passes promtool's lint (HELP and TYPE lines, names, suffixes), after builds
+# ran so that the per-job metrics exist.
+for target in "node A=127.0.0.1:$PORT" "node B=127.0.0.1:$METRICS_PORT"; do
+  if curl -fsS "http://${target#*=}/metrics" | promtool check metrics >"$OUT/promtool-metrics.log" 2>&1; then
+    pass "promtool check metrics on ${target%%=*}"
+  else
+    fail "promtool check metrics on ${target%%=*}"; cat "$OUT/promtool-metrics.log"
+  fi
+done
 
 # Reaper: SIGKILL node B while the reap job runs on it, restart B; the reaper reclaims after the lease.
 if [[ -n "${REAP_JOB:-}" ]]; then

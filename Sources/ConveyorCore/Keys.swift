@@ -1,4 +1,4 @@
-/// Redis key names (DESIGN §3). Owner-scoped keys carry the owner in a hash tag so one owner's
+/// Redis key names (docs/architecture.md §3). Owner-scoped keys carry the owner in a hash tag so one owner's
 /// keys share a Redis Cluster slot and its Lua scripts stay single-slot.
 public struct Keys: Sendable, Hashable {
     public let prefix: String

@@ -1,4 +1,4 @@
-/// The parts a node can run (DESIGN §2).
+/// The parts a node can run (docs/architecture.md §2).
 public enum Role: String, Sendable, CaseIterable, Comparable {
     case web, gatekeeper, scheduler, worker, hub, logs, reaper
 

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Everything a node can be told. Defaults follow DESIGN §7; `SettingsLoader` fills it from
+/// Everything a node can be told. Defaults follow docs/architecture.md §7; `SettingsLoader` fills it from
 /// `config/conveyor.yml`, then `CONVEYOR_*` environment variables, then command-line flags.
 public struct Settings: Sendable {
     public var redisURL = "redis://127.0.0.1:6379/0"
@@ -14,6 +14,15 @@ public struct Settings: Sendable {
     public var publicURL: String?
     public var apiToken: String?
     public var webhookSecret: String?
+    /// The cluster key sealing secrets at rest (docs/security.md): base64 of 32 bytes, or read from
+    /// `secretsKeyFile`; `secretsKeyPrevious` only opens, during a rotation.
+    public var secretsKey: String?
+    public var secretsKeyFile: String?
+    public var secretsKeyPrevious: String?
+    /// Signs outgoing notifications of repositories without their own secret (never `webhookSecret`).
+    public var notificationSecret: String?
+    /// Longest the gatekeeper spends expanding one config before the request is errored.
+    public var configEvalTimeoutSeconds = 2.0
     public var redisPoolSize = 4
     public var postgresPoolSize = 4
     /// Threads of the event loops (`EventLoopGroup`) that read the node's Postgres results (at most
@@ -37,6 +46,16 @@ public struct Settings: Sendable {
     public var workDirectory = "/tmp/conveyor-work"
     public var sandbox = "bwrap"
     public var sandboxNetwork = true
+    /// Per-job limits (docs/security.md); a repository's own values take precedence. nil: no limit.
+    public var jobMemoryLimit: Int64? = 4 << 30
+    public var jobPidsLimit: Int? = 1024
+    public var jobCpuLimit: Double?
+    public var jobDiskLimit: Int64?
+    /// Jobs run as uids `sandboxUIDBase + 1 … + sandboxUIDCount`, one per running job on the host.
+    public var sandboxUIDBase = 59000
+    public var sandboxUIDCount = 64
+    /// Networks (CIDR) a job's network may not reach besides this host's own addresses.
+    public var sandboxDenyNetworks = ["169.254.0.0/16"]
     public var hardTimeoutSeconds = 3000.0
     public var noOutputTimeoutSeconds = 600.0
     public var maxLogBytes = 4 * 1024 * 1024
@@ -49,6 +68,8 @@ public struct Settings: Sendable {
     public var sshUser = "conveyor"
     public var sshKey: String?
     public var sshKnownHosts: String?
+    /// The remote account ssh jobs run as (ssh_user must be root then); nil: the ssh user.
+    public var sshBuildUser: String?
     public var libvirtURI = "qemu:///system"
     public var libvirtDomains: [String] = []
     public var libvirtSnapshot = "clean"

@@ -41,6 +41,13 @@ private func list(_ text: String) -> [String] {
 
 private func optional(_ text: String) -> String? { text.isEmpty ? nil : text }
 
+/// A size limit: `4G`, `512M`…; `none` (or empty, `0`) for no limit.
+private func sizeLimit(_ key: String, _ text: String) throws(SettingsError) -> Int64? {
+    if ["", "0", "none", "unlimited"].contains(text.lowercased()) { return nil }
+    guard let bytes = ByteSize.parse(text) else { throw SettingsError("\(key): expected a size like 4G or 512M, or none, got '\(text)'") }
+    return bytes
+}
+
 extension SettingOption {
     /// Every option, in the order `config/conveyor.yml` documents them.
     public static let all: [SettingOption] = [
@@ -55,6 +62,10 @@ extension SettingOption {
         .init("public_url", "URL of the web UI as users reach it (links in notifications)") { $0.publicURL = optional($1) },
         .init("api_token", "bearer token required by write API calls and the CLI") { $0.apiToken = optional($1) },
         .init("webhook_secret", "global GitHub webhook secret, used when a repository has none") { $0.webhookSecret = optional($1) },
+        .init("secrets_key", "cluster key sealing repository private keys and secret env vars: base64 of 32 random bytes (docs/security.md)") { $0.secretsKey = optional($1) },
+        .init("secrets_key_file", "file holding secrets_key (read at start)") { $0.secretsKeyFile = optional($1) },
+        .init("secrets_key_previous", "the cluster key before a rotation: only opens, until `conveyor secrets rotate-key` has re-sealed") { $0.secretsKeyPrevious = optional($1) },
+        .init("notification_secret", "signs outgoing webhook notifications of repositories without their own secret (X-Conveyor-Signature); unsigned when unset") { $0.notificationSecret = optional($1) },
         .init("redis_pool_size", "Redis connections per node for ordinary commands") { s, v throws(SettingsError) in s.redisPoolSize = try int("redis_pool_size", v, min: 1) },
         .init("postgres_pool_size", "PostgreSQL connections per node") { s, v throws(SettingsError) in s.postgresPoolSize = try int("postgres_pool_size", v, min: 1) },
         .init("event_loop_threads", "threads of the event loops that read Postgres results (default: one per CPU, at most one per pooled connection)") { s, v throws(SettingsError) in s.eventLoopThreads = try int("event_loop_threads", v) },
@@ -66,6 +77,7 @@ extension SettingOption {
         .init("max_deliveries", "deliveries of a stream entry before it is dead-lettered") { s, v throws(SettingsError) in s.maxDeliveries = try int("max_deliveries", v, min: 1) },
         .init("queues_file", "queue selection rules (by language, os, dist, arch)") { $0.queuesFile = $1 },
         .init("max_jobs_per_build", "largest build matrix accepted") { s, v throws(SettingsError) in s.maxJobsPerBuild = try int("max_jobs_per_build", v, min: 1) },
+        .init("config_eval_timeout", "seconds the gatekeeper may spend expanding one config; past it the request is errored") { s, v throws(SettingsError) in s.configEvalTimeoutSeconds = try seconds("config_eval_timeout", v) },
         .init("worker_slots", "jobs a worker node runs at once") { s, v throws(SettingsError) in s.workerSlots = try int("worker_slots", v, min: 1) },
         .init("worker_queues", "queues a worker node claims from, comma-separated") { $0.workerQueues = list($1) },
         .init("executor", "where jobs run: local (bubblewrap sandbox), ssh, libvirt, noop (benchmarks)") { s, v throws(SettingsError) in
@@ -78,6 +90,23 @@ extension SettingOption {
             s.sandbox = v
         },
         .init("sandbox_network", "whether sandboxed jobs get network access") { s, v throws(SettingsError) in s.sandboxNetwork = try bool("sandbox_network", v) },
+        .init("job_memory_limit", "memory a job may use (e.g. 4G; none for no limit); a repository may set its own") { s, v throws(SettingsError) in s.jobMemoryLimit = try sizeLimit("job_memory_limit", v) },
+        .init("job_pids_limit", "processes and threads a job may have at once (0: no limit)") { s, v throws(SettingsError) in
+            let n = try int("job_pids_limit", v)
+            s.jobPidsLimit = n == 0 ? nil : n
+        },
+        .init("job_cpu_limit", "CPU cores a job may use (e.g. 1.5; 0: no limit)") { s, v throws(SettingsError) in
+            guard let n = Double(v.trimmingCharacters(in: .whitespaces)), n >= 0 else { throw SettingsError("job_cpu_limit: expected a number of cores ≥ 0, got '\(v)'") }
+            s.jobCpuLimit = n == 0 ? nil : n
+        },
+        .init("job_disk_limit", "size of a job's directory (e.g. 20G; none for no limit)") { s, v throws(SettingsError) in s.jobDiskLimit = try sizeLimit("job_disk_limit", v) },
+        .init("sandbox_uid_base", "jobs run as uids sandbox_uid_base+1 … +sandbox_uid_count (scripts/build-users.sh creates them)") { s, v throws(SettingsError) in s.sandboxUIDBase = try int("sandbox_uid_base", v, min: 1000) },
+        .init("sandbox_uid_count", "how many build uids the nodes of one host share (at least their slots)") { s, v throws(SettingsError) in s.sandboxUIDCount = try int("sandbox_uid_count", v, min: 1) },
+        .init("sandbox_deny_networks", "networks (CIDR, comma-separated) a job's network may not reach, besides this host's own addresses") { s, v throws(SettingsError) in
+            let networks = list(v)
+            for network in networks where !network.contains("/") { throw SettingsError("sandbox_deny_networks: expected CIDRs like 10.0.0.0/8, got '\(network)'") }
+            s.sandboxDenyNetworks = networks
+        },
         .init("hard_timeout_seconds", "longest a job may run") { s, v throws(SettingsError) in s.hardTimeoutSeconds = try seconds("hard_timeout_seconds", v) },
         .init("no_output_timeout_seconds", "longest a job may print nothing") { s, v throws(SettingsError) in s.noOutputTimeoutSeconds = try seconds("no_output_timeout_seconds", v) },
         .init("max_log_bytes", "largest log kept per job; the tail is kept") { s, v throws(SettingsError) in s.maxLogBytes = try int("max_log_bytes", v, min: 1024) },
@@ -89,6 +118,7 @@ extension SettingOption {
         .init("ssh_user", "ssh executor: user") { $0.sshUser = $1 },
         .init("ssh_key", "ssh executor: private key file") { $0.sshKey = optional($1) },
         .init("ssh_known_hosts", "ssh executor: known_hosts file used to check the host key") { $0.sshKnownHosts = optional($1) },
+        .init("ssh_build_user", "ssh executor: unprivileged account jobs run as on the build host (ssh_user must be root)") { $0.sshBuildUser = optional($1) },
         .init("libvirt_uri", "libvirt executor: connection URI") { $0.libvirtURI = $1 },
         .init("libvirt_domains", "libvirt executor: one domain per slot, comma-separated") { $0.libvirtDomains = list($1) },
         .init("libvirt_snapshot", "libvirt executor: clean snapshot reverted to before each job") { $0.libvirtSnapshot = $1 },

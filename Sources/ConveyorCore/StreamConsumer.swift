@@ -5,7 +5,7 @@ import Logging
 import Metrics
 import ServiceLifecycle
 
-/// A consumer-group reader for one role (DESIGN §4): at-least-once, ack after the handler commits.
+/// A consumer-group reader for one role (docs/architecture.md §4): at-least-once, ack after the handler commits.
 ///
 /// On start, and after any failure, it first re-reads this consumer's own pending entries (`0`),
 /// then blocks for new ones (`>`) on a dedicated connection. The handler returns the ids it has
@@ -149,7 +149,7 @@ public struct StreamConsumer: Service {
         for stream in streams {
             try await context.redis.xautoclaimAll(stream, group: group, consumer: context.settings.nodeID,
                                                   minIdleMilliseconds: context.settings.leaseMilliseconds, count: 100, maxRounds: 20) { batch in
-                Counter(label: "conveyor_reaper_reclaimed_total", dimensions: [("stream", group)]).increment(by: Int64(batch.claimed.count))
+                Counter(label: "conveyor_consumer_reclaimed_total", dimensions: [("group", group)]).increment(by: Int64(batch.claimed.count))
                 for entry in batch.claimed {
                     let deliveries = try await context.redis.xpending(stream, group: group, start: entry.id, end: entry.id, count: 1).first?.deliveries ?? 0
                     guard deliveries > maxDeliveries else { continue }

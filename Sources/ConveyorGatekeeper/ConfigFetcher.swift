@@ -39,8 +39,13 @@ public struct ConfigFetcher: Sendable {
         let repo = cacheDirectory + "/" + Self.cacheName(url)
         try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
         if !FileManager.default.fileExists(atPath: repo + "/HEAD") {
-            let r = try await git(["init", "--bare", "-q", repo])
+            // Made aside and moved into place: requests for one remote are handled concurrently.
+            let fresh = repo + ".init-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            let r = try await git(["init", "--bare", "-q", fresh])
             if r.status != 0 { throw FetchError(description: "git init failed: \(r.errorOutput)") }
+            if (try? FileManager.default.moveItem(atPath: fresh, toPath: repo)) == nil {
+                try? FileManager.default.removeItem(atPath: fresh)
+            }
         }
         if try await !hasCommit(repo: repo, sha: sha) {
             // Fetch the commit itself (protocol v2 allows any reachable sha); fall back to the branch.

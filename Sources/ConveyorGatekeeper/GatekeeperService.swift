@@ -1,6 +1,7 @@
 import ConveyorCore
 import ConveyorModel
 import ConveyorRedis
+import ConveyorSecrets
 import Foundation
 import Logging
 import Metrics
@@ -13,12 +14,15 @@ public struct GatekeeperService: Service {
     let fetcher: ConfigFetcher
     let queues: QueueRules
     let writer: BuildWriter
+    /// Settings env vars; secret ones are copied into jobs still sealed, so no key is needed here.
+    let envVars: EnvVarStore
 
     public init(context: NodeContext) throws {
         self.context = context
         fetcher = ConfigFetcher(cacheDirectory: context.settings.workDirectory + "/config-cache")
         queues = try Self.loadQueueRules(path: context.settings.queuesFile)
         writer = BuildWriter(postgres: context.postgres)
+        envVars = EnvVarStore(postgres: context.postgres, keyring: Keyring(current: nil))
     }
 
     static func loadQueueRules(path: String) throws -> QueueRules {
@@ -52,7 +56,7 @@ public struct GatekeeperService: Service {
                         return (item.stream, item.entry.id)
                     }
                     do {
-                        try await handle(requestID: requestID)
+                        try await attempt(requestID: requestID)
                         return (item.stream, item.entry.id)
                     } catch {
                         context.logger.warning("build request failed; it stays pending", metadata: ["request": "\(requestID)", "error": "\(error)"])
@@ -73,8 +77,38 @@ public struct GatekeeperService: Service {
                 SELECT id FROM requests WHERE state = 'pending' AND created_at < now() - interval '30 seconds' ORDER BY id LIMIT 100
                 """)
             for row in stranded.rows {
-                if let id = row["id"].int64 { try await handle(requestID: id) }
+                guard let id = row["id"].int64 else { continue }
+                do {
+                    try await attempt(requestID: id)
+                } catch {
+                    context.logger.warning("stranded request failed again", metadata: ["request": "\(id)", "error": "\(error)"])
+                }
             }
+        }
+    }
+
+    /// Attempts a request gets (from the stream or the sweep) before it is errored with its last failure.
+    static let maxRequestAttempts = 3
+
+    /// Counts the attempt, gives up (errored, with the last failure) past `maxRequestAttempts`, else
+    /// handles the request, recording a failure for the next attempt to report.
+    func attempt(requestID: Int64) async throws {
+        guard let row = try await context.postgres.query("""
+            UPDATE requests SET attempts = attempts + 1 WHERE id = $1 AND state = 'pending' RETURNING attempts, last_error
+            """, [.int(requestID)]).first else { return }
+        let attempts = row["attempts"].int ?? 1
+        if attempts > Self.maxRequestAttempts {
+            let last = row["last_error"].string ?? "unknown error"
+            try await writer.finish(request: requestID, state: "errored",
+                                    message: "gave up after \(Self.maxRequestAttempts) attempts; the last one failed with: \(last)")
+            return
+        }
+        do {
+            try await handle(requestID: requestID)
+        } catch {
+            _ = try? await context.postgres.query("UPDATE requests SET last_error = $2 WHERE id = $1",
+                                                  [.int(requestID), .text(String("\(error)".prefix(2000)))])
+            throw error
         }
     }
 
@@ -83,6 +117,10 @@ public struct GatekeeperService: Service {
         let outcomes = Counter(label: "conveyor_requests_total", dimensions: [("outcome", "handled")])
         guard let request = try await BuildRequest.load(requestID, from: context.postgres), request.state == "pending" else { return }
         outcomes.increment()
+        if let turnedOff = request.turnedOff {
+            try await writer.finish(request: request.id, state: "rejected", message: turnedOff)
+            return
+        }
         let fetched: ConfigFetcher.Fetched?
         do {
             fetched = try await fetcher.fetch(url: request.repoURL, sha: request.sha, branch: request.branch)
@@ -96,25 +134,48 @@ public struct GatekeeperService: Service {
         }
         var limits = ConfigLimits()
         limits.maxJobs = context.settings.maxJobsPerBuild
+        let budget = context.settings.configEvalTimeoutSeconds
+        let evaluated = await ConfigEvaluator.run(budget: .seconds(budget)) { [limits, request] () -> Result<ExpandedBuild, ConfigError> in
+            Result { () throws(ConfigError) -> ExpandedBuild in
+                // `secure:` values stay ciphertext in the jobs: only the worker decrypts, just before the job runs.
+                try ConfigExpander.expand(yamlData: fetched.bytes, context: request.context, limits: limits,
+                                          keepSecureValuesSealed: true, overrides: request.configOverride)
+            }
+        }
         let expanded: ExpandedBuild
-        do {
-            expanded = try ConfigExpander.expand(yamlData: fetched.bytes, context: request.context, limits: limits, overrides: request.configOverride)
-        } catch {
+        switch evaluated {
+        case nil:
+            // Running it again would take as long: errored, acknowledged, never retried.
+            try await writer.finish(request: request.id, state: "errored",
+                                    message: "\(fetched.fileName): config evaluation took too long (more than \(budget) s, config_eval_timeout)")
+            return
+        case .failure(let error)?:
             try await writer.finish(request: request.id, state: "rejected", message: "\(fetched.fileName): \(error.description)")
             return
+        case .success(let build)?:
+            expanded = build
         }
         if let skipped = expanded.skipped {
             try await writer.finish(request: request.id, state: "skipped", message: skipped, warnings: expanded.warnings)
             return
         }
         if expanded.jobs.isEmpty {
-            try await writer.finish(request: request.id, state: "rejected", message: "the config expands to no jobs (all filtered out by conditions or excludes)",
+            let why = expanded.noJobsReason ?? "all filtered out by conditions or excludes"
+            try await writer.finish(request: request.id, state: "rejected", message: "the config expands to no jobs: \(why)",
                                     warnings: expanded.warnings)
             return
         }
+        expanded.jobs = SealedEnv.prepare(expanded.jobs, settingsEnv: try await envVars.forBuild(repository: request.repositoryID, branch: request.branch),
+                                          origin: request.origin)
         let configJSON = expanded.expandOutputJSON().jsonText()
         guard let build = try await writer.create(request: request, expanded: expanded, configJSON: configJSON, queues: queues) else { return }
         try await admitFirstStage(request: request, build: build)
+        do {
+            try await AutoCancel(context: context).supersede(by: build, of: request)
+        } catch {
+            // The new build stands either way; an older one left running is only wasted work.
+            context.logger.warning("auto-cancel failed", metadata: ["build": "\(build.id)", "error": "\(error)"])
+        }
         try await context.events.publish(type: "build:created", data: [
             "build": .int(build.id), "number": .int(Int64(build.number)), "repo": .string(request.repoSlug),
             "state": .string("created"), "jobs": .int(Int64(build.jobs.count)), "at": .int(nowMillis()),

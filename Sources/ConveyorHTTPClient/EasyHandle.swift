@@ -26,13 +26,16 @@ final class EasyHandle: @unchecked Sendable {
             }
             headers = appended
         }
-        let sink = ResponseSink()
+        let sink = ResponseSink(maxBodyBytes: request.maxResponseBytes)
         let options = Options(curl: curl, request: request)
         try options.basics(errorBuffer: errorBuffer, headers: headers)
         try options.method()
         try options.callbacks(sink: sink)
         try options.signing()
         let code = withExtendedLifetime(sink) { curl_easy_perform(curl) }
+        if sink.overflowed || code == CURLE_FILESIZE_EXCEEDED {
+            throw HTTPClientError("\(request.method) \(request.url): the response body is larger than \(request.maxResponseBytes) bytes")
+        }
         guard code == CURLE_OK else {
             let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
             throw HTTPClientError("\(request.method) \(request.url): \(detail)")

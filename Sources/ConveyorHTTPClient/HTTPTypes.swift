@@ -21,10 +21,15 @@ public struct HTTPRequest: Sendable {
     /// Bounds the whole transfer (connect included).
     public var timeout: Duration
     public var sigV4: SigV4?
+    /// A response body larger than this ends the transfer with an error (memory stays bounded).
+    public var maxResponseBytes: Int
+
+    /// The largest response body accepted unless a request says otherwise.
+    public static let defaultMaxResponseBytes = 64 * 1_048_576
 
     public init(
         method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8] = [],
-        timeout: Duration = .seconds(30), sigV4: SigV4? = nil
+        timeout: Duration = .seconds(30), sigV4: SigV4? = nil, maxResponseBytes: Int = HTTPRequest.defaultMaxResponseBytes
     ) {
         self.method = method
         self.url = url
@@ -32,6 +37,7 @@ public struct HTTPRequest: Sendable {
         self.body = body
         self.timeout = timeout
         self.sigV4 = sigV4
+        self.maxResponseBytes = maxResponseBytes
     }
 }
 

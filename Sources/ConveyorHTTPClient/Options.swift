@@ -13,6 +13,12 @@ struct Options {
         try set(CURLOPT_TIMEOUT_MS, timeout)
         try set(CURLOPT_CONNECTTIMEOUT_MS, min(timeout, 10_000))
         try set(CURLOPT_HTTPHEADER, pointer: headers)
+        // Only http and https, redirects never followed (a URL from a user must not reach file:,
+        // gopher:, dict:… or be bounced elsewhere). See docs/security.md ("Outgoing HTTP").
+        try set(CURLOPT_PROTOCOLS_STR, string: "http,https")
+        try set(CURLOPT_REDIR_PROTOCOLS_STR, string: "http,https")
+        try set(CURLOPT_FOLLOWLOCATION, 0)
+        try check(cv_curl_set_off(curl, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(request.maxResponseBytes)), "CURLOPT_MAXFILESIZE_LARGE")
     }
 
     func method() throws {

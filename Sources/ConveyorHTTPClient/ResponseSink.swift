@@ -7,6 +7,13 @@ import CCurl
 final class ResponseSink {
     var body: [UInt8] = []
     var headers: [String: String] = [:]
+    /// Set when the body passed `maxBodyBytes` and the transfer was stopped.
+    private(set) var overflowed = false
+    let maxBodyBytes: Int
+
+    init(maxBodyBytes: Int) {
+        self.maxBodyBytes = maxBodyBytes
+    }
 
     func header(line: String) {
         let trimmed = line.trimmingCharacters(in: " \t\r\n")
@@ -35,6 +42,12 @@ final class ResponseSink {
         data, size, count, context in
         let length = size * count
         guard let sink = from(context), let data else { return 0 }
+        // A short count makes libcurl stop with CURLE_WRITE_ERROR: the body never grows past the cap
+        // (CURLOPT_MAXFILESIZE only catches an announced Content-Length).
+        guard sink.body.count + length <= sink.maxBodyBytes else {
+            sink.overflowed = true
+            return 0
+        }
         data.withMemoryRebound(to: UInt8.self, capacity: length) {
             sink.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
         }

@@ -1,6 +1,6 @@
 import ConveyorCore
 
-/// Tuning of the logs role. Defaults follow DESIGN §7; the rest comes from `Settings`.
+/// Tuning of the logs role. Defaults follow docs/architecture.md §7; the rest comes from `Settings`.
 public struct LogsConfiguration: Sendable {
     /// Entries read from `cv:logs` per batch: with the handler finishing a batch before the next
     /// read, this bounds the parts a node holds in memory (backpressure).

@@ -3,7 +3,7 @@ import ConveyorHTTPClient
 import Logging
 import ServiceLifecycle
 
-/// The logs role (DESIGN §2): ingests `cv:logs` into Postgres and fans new parts out on
+/// The logs role (docs/architecture.md §2): ingests `cv:logs` into Postgres and fans new parts out on
 /// `cv:events`; aggregates logs after their final part (or when they went quiet); archives them
 /// to object storage and purges them after verification when `archive` is set.
 ///

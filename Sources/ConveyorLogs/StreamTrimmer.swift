@@ -2,7 +2,7 @@ import ConveyorCore
 import ConveyorRedis
 
 /// Keeps `cv:logs` from holding every part ever sent: trims by `MINID` below the oldest entry any
-/// group still needs (its oldest pending entry, or what it has not read yet), as DESIGN §4 asks.
+/// group still needs (its oldest pending entry, or what it has not read yet), as docs/architecture.md §4 asks.
 struct StreamTrimmer: Sendable {
     let context: NodeContext
 

@@ -24,7 +24,7 @@ public enum Node {
         return {
             var buffer = [UInt8]()
             registry.emit(into: &buffer)
-            return String(decoding: buffer, as: UTF8.self)
+            return MetricHelp.annotate(String(decoding: buffer, as: UTF8.self))
         }
     }
 

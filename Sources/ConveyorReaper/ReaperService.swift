@@ -6,7 +6,7 @@ import Logging
 import Metrics
 import ServiceLifecycle
 
-/// The reaper role (DESIGN §4): reclaims work of dead workers, dead-letters poison entries,
+/// The reaper role (docs/architecture.md §4): reclaims work of dead workers, dead-letters poison entries,
 /// cleans up dead nodes once their work is handed over, and reconciles Postgres with Redis.
 /// Entries of the other streams are reclaimed by the live consumers of each role (`StreamConsumer`).
 public struct ReaperService: Service {
@@ -33,7 +33,7 @@ public struct ReaperService: Service {
             let stream = keys.queue(queue)
             try await context.redis.ensureGroup(stream, group: Groups.workers)
             try await context.redis.xautoclaimAll(stream, group: Groups.workers, consumer: consumer, minIdleMilliseconds: context.settings.leaseMilliseconds) { batch in
-                Counter(label: "conveyor_reaper_reclaimed_total", dimensions: [("stream", "queue")]).increment(by: Int64(batch.claimed.count))
+                Counter(label: "conveyor_reaper_reclaimed_total", dimensions: [("queue", queue)]).increment(by: Int64(batch.claimed.count))
                 for entry in batch.claimed { try await handleLost(entry, stream: stream) }
             }
         }

@@ -1,10 +1,11 @@
+import ConveyorModel
 import Foundation
 
 /// The shell text sent to the server. Assumes a POSIX shell and util-linux `setsid` on the host.
 enum RemoteCommand {
-    /// Single-quotes `text` for a POSIX shell.
-    static func quote(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    /// Single-quotes `text` for a POSIX shell, byte by byte (the project's one quoting, `ShellQuoting`).
+    static func quote(_ text: String) throws(ShellQuotingError) -> String {
+        try ShellQuoting.singleQuoted(text)
     }
 
     /// A fresh remote path for a run's process-group id.
@@ -15,23 +16,23 @@ enum RemoteCommand {
     /// Runs `command` with `sh -c` as the leader of a new session (so its whole process group can be
     /// signalled), after writing that group's id to `pidFile`. `setsid -w` passes the exit status
     /// on; the outer shell removes the file afterwards.
-    static func wrapped(_ command: String, pidFile: String) -> String {
+    static func wrapped(_ command: String, pidFile: String) throws(ShellQuotingError) -> String {
         let inner = #"echo $$ > "$0" && exec /bin/sh -c "$1""#
-        let file = quote(pidFile)
-        return "setsid -w /bin/sh -c \(quote(inner)) \(file) \(quote(command)); s=$?; rm -f \(file); exit $s"
+        let file = try quote(pidFile)
+        return "setsid -w /bin/sh -c \(try quote(inner)) \(file) \(try quote(command)); s=$?; rm -f \(file); exit $s"
     }
 
     /// Writes stdin to `path` with permissions `mode`.
-    static func upload(to path: String, mode: Int32) -> String {
+    static func upload(to path: String, mode: Int32) throws(ShellQuotingError) -> String {
         let octal = String(mode, radix: 8)
-        return "umask 077 && cat > \(quote(path)) && chmod \(octal) \(quote(path))"
+        return "umask 077 && cat > \(try quote(path)) && chmod \(octal) \(try quote(path))"
     }
 
     /// SIGTERM to the group in `pidFile` (waiting up to 2 s for the file), SIGKILL 2 s later if any
     /// member is left (zombies don't count: a container's init may never reap them), then removes
     /// the file.
-    static func terminate(pidFile: String) -> String {
-        let file = quote(pidFile)
+    static func terminate(pidFile: String) throws(ShellQuotingError) -> String {
+        let file = try quote(pidFile)
         return """
         f=\(file); i=0
         while [ ! -s "$f" ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done
@@ -48,5 +49,5 @@ enum RemoteCommand {
     }
 
     /// Removes a finished run's pid file.
-    static func cleanup(pidFile: String) -> String { "rm -f \(quote(pidFile))" }
+    static func cleanup(pidFile: String) throws(ShellQuotingError) -> String { "rm -f \(try quote(pidFile))" }
 }

@@ -36,7 +36,10 @@ struct OpsRoutes: Sendable {
             var ready = true
             do { _ = try await context.redis.send("PING"); checks["redis"] = .string("ok") } catch { ready = false; checks["redis"] = .string("\(error)") }
             do { try await context.postgres.query("SELECT 1"); checks["postgres"] = .string("ok") } catch { ready = false; checks["postgres"] = .string("\(error)") }
-            return JSONResponse.ok(.object(["ready": .bool(ready), "checks": .object(checks)]), status: ready ? .ok : .serviceUnavailable)
+            var body: [String: JSONValue] = ["ready": .bool(ready), "checks": .object(checks)]
+            let warnings = context.status.warnings
+            if !warnings.isEmpty { body["warnings"] = .array(warnings.map(JSONValue.string)) }
+            return JSONResponse.ok(.object(body), status: ready ? .ok : .serviceUnavailable)
         }
     }
 }

@@ -1,6 +1,7 @@
 import ConveyorCore
 import ConveyorPostgres
 import ConveyorRedis
+import ConveyorSecrets
 import Foundation
 
 /// Stores a build request, then hands it to the gatekeepers through `cv:requests`. The response
@@ -8,6 +9,8 @@ import Foundation
 /// moment) is picked up by the gatekeeper's sweep of old pending requests.
 struct RequestIntake: Sendable {
     let context: NodeContext
+    /// Makes a repository's key pair when it is registered (docs/security.md).
+    var keys: RepositoryKeyStore?
 
     struct Repo: Sendable {
         var id: Int64
@@ -38,7 +41,7 @@ struct RequestIntake: Sendable {
     func register(slug: String, url: String) async throws -> Repo {
         let parts = slug.split(separator: "/", maxSplits: 1)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw APIError(.badRequest, "repository must be owner/name, got '\(slug)'") }
-        return try await context.postgres.transaction { conn in
+        let repo = try await context.postgres.transaction { conn in
             let owner = try await conn.query("""
                 INSERT INTO owners (login) VALUES ($1) ON CONFLICT (login) DO UPDATE SET login = EXCLUDED.login RETURNING id
                 """, [.text(String(parts[0]))]).first!["id"].int64!
@@ -48,6 +51,15 @@ struct RequestIntake: Sendable {
                 """, [.int(owner), .text(slug), .text(url)]).first!
             return Repo(id: try row.decode("id"), slug: slug, url: url, webhookSecret: row["webhook_secret"].string)
         }
+        if let keys {
+            do {
+                _ = try await keys.ensure(repository: repo.id)
+            } catch {
+                // Registration still succeeds: the key is made on the first `GET …/key` once a key is configured.
+                context.logger.warning("repository registered without a key pair", metadata: ["repo": "\(slug)", "error": "\(error)"])
+            }
+        }
+        return repo
     }
 
     func submit(repo: Repo, request: NewRequest) async throws -> Int64 {

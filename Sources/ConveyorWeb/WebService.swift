@@ -1,6 +1,7 @@
 import ConveyorCore
 import ConveyorHub
 import ConveyorLogs
+import ConveyorSecrets
 import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
@@ -28,13 +29,17 @@ public struct WebService: Service {
         if context.settings.apiToken == nil {
             context.logger.warning("no api_token configured: write API calls are open to anyone who can reach this port")
         }
-        let intake = RequestIntake(context: context)
+        let keyring = try Keyring.from(context.settings)
+        let repositoryKeys = RepositoryKeyStore(postgres: context.postgres, keyring: keyring)
+        let intake = RequestIntake(context: context, keys: repositoryKeys)
         let logs = LogRoutes(context: context, store: store, fanout: fanout)
         WebhookRoutes(context: context, intake: intake).register(on: router)
         TriggerRoutes(context: context, intake: intake, auth: auth).register(on: router)
         ReadRoutes(context: context).register(on: router)
         ControlRoutes(context: context, actions: HubActions(context: context), auth: auth).register(on: router)
         OpsRoutes(context: context, metricsText: metricsText).register(on: router)
+        RepoSettingsRoutes(context: context, keys: repositoryKeys, auth: auth).register(on: router)
+        EnvVarRoutes(context: context, store: EnvVarStore(postgres: context.postgres, keyring: keyring), auth: auth).register(on: router)
         logs.register(on: router)
         EventStreamRoutes(fanout: fanout).register(on: router)
         StaticRoutes().register(on: router)

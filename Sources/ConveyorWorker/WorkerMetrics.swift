@@ -8,7 +8,7 @@ struct WorkerMetrics: Sendable {
     let claimToStart = Metrics.Timer(label: "conveyor_worker_claim_to_start_seconds")
 
     func finished(_ result: String) {
-        Counter(label: "conveyor_jobs_finished_total", dimensions: [("result", result)]).increment()
+        Counter(label: "conveyor_worker_jobs_finished_total", dimensions: [("result", result)]).increment()
     }
 
     func claimToStart(since claimedAt: DispatchTime) {

@@ -65,14 +65,25 @@ struct JobsCommand: AsyncParsableCommand {
 }
 
 struct LogsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Print or follow a job's log.")
+    static let configuration = CommandConfiguration(
+        commandName: "logs", abstract: "Print or follow a job's log.",
+        discussion: "On a terminal each fold is one line (name, first line, duration) and timing markers are hidden; "
+            + "piped, folds are printed whole without colours. --raw prints the stored bytes.")
     @Argument(help: "Job id.") var job: Int64
     @Flag(help: "Keep printing as the log grows, until the job finishes.") var follow = false
+    @Flag(help: "Print the log as stored: markers and escape codes included.") var raw = false
     @Option(help: "Attempt to read (default: the current one).") var attempt: Int?
     @OptionGroup var api: APIOptions
 
     func run() async throws {
         let client = api.client()
+        let terminal = isatty(STDOUT_FILENO) == 1
+        var renderer = raw ? nil : LogRenderer(collapseFolds: terminal, colors: terminal)
+        func write(_ bytes: [UInt8]) {
+            var shown = bytes
+            if renderer != nil { shown = renderer!.feed(bytes) }
+            if !shown.isEmpty { FileHandle.standardOutput.write(Data(shown)) }
+        }
         var offset = 0
         while true {
             var path = "/api/v1/jobs/\(job)/log?offset=\(offset)"
@@ -80,7 +91,7 @@ struct LogsCommand: AsyncParsableCommand {
             let response = try await client.raw("GET", path)
             guard response.status == 200 else { throw CLIError("job \(job): HTTP \(response.status): \(response.bodyText)") }
             if !response.body.isEmpty {
-                FileHandle.standardOutput.write(Data(response.body))
+                write(response.body)
                 offset += response.body.count
             }
             if !follow || response.headers["x-log-complete"] == "true" { break }
@@ -90,11 +101,28 @@ struct LogsCommand: AsyncParsableCommand {
                 // Finished; give the final part a moment to arrive, then stop.
                 try await Task.sleep(for: .seconds(1))
                 let last = try await client.raw("GET", "/api/v1/jobs/\(job)/log?offset=\(offset)")
-                FileHandle.standardOutput.write(Data(last.body))
+                write(last.body)
                 break
             }
             try await Task.sleep(for: .milliseconds(300))
         }
+        if let rest = renderer?.finish(), !rest.isEmpty { FileHandle.standardOutput.write(Data(rest)) }
+    }
+}
+
+/// `conveyor request ID`: what became of a build request: its state, the build, why it has none, warnings.
+struct RequestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "request", abstract: "Show a build request: its outcome and config warnings.")
+    @Argument(help: "Request id.") var request: Int64
+    @OptionGroup var api: APIOptions
+
+    func run() async throws {
+        let reply = try await api.client().call("GET", "/api/v1/requests/\(request)")
+        if api.json { print(reply.jsonText(pretty: true)); return }
+        print("request \(reply["id"]?.text ?? "?") for \(reply["repo"]?.text ?? "?") (\(reply["event_type"]?.text ?? "?"), \(reply["branch"]?.text ?? "?")): \(reply["state"]?.text ?? "?")")
+        if let build = reply["build_id"]?.text, !build.isEmpty { print("build: \(build)") }
+        if let message = reply["message"]?.text, !message.isEmpty { print("message: \(message)") }
+        for warning in reply["warnings"]?.list ?? [] { print("warning: \(warning.text)") }
     }
 }
 

@@ -7,8 +7,9 @@ struct Conveyor: AsyncParsableCommand {
         commandName: "conveyor",
         abstract: "Conveyor: a CI build backend on Redis Streams and Postgres.",
         subcommands: [NodeCommand.self, MigrateCommand.self, VersionCommand.self, ConfigCommand.self, SubmitCommand.self,
-                      BuildsCommand.self, JobsCommand.self, LogsCommand.self, CancelCommand.self, RestartCommand.self,
-                      QueuesCommand.self, OwnersCommand.self, NodesCommand.self])
+                      BuildsCommand.self, JobsCommand.self, LogsCommand.self, RequestCommand.self, CancelCommand.self, RestartCommand.self,
+                      QueuesCommand.self, OwnersCommand.self, NodesCommand.self,
+                      EncryptCommand.self, ReposCommand.self, EnvCommand.self, SecretsCommand.self])
 }
 
 struct VersionCommand: ParsableCommand {

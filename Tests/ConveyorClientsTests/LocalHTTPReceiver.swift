@@ -70,10 +70,30 @@ final class LocalHTTPReceiver: @unchecked Sendable {
                 received.append(request)
                 lock.unlock()
             }
-            let reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Echo: yes\r\nConnection: close\r\n\r\nok"
-            _ = reply.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            let reply = Array(Self.reply(to: received.last?.path ?? "").utf8)
+            var sent = 0
+            while sent < reply.count {
+                let count = reply[sent...].withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if count <= 0 { break }
+                sent += count
+            }
             close(client)
         }
+    }
+
+    /// `/redirect` answers 302 to `/elsewhere`; `/big/N` sends N bytes without a length (read to the
+    /// close), `/sized/N` with one; anything else `200 ok`.
+    private static func reply(to path: String) -> String {
+        if path == "/redirect" {
+            return "HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        }
+        if path.hasPrefix("/big/"), let count = Int(path.dropFirst(5)) {
+            return "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + String(repeating: "x", count: count)
+        }
+        if path.hasPrefix("/sized/"), let count = Int(path.dropFirst(7)) {
+            return "HTTP/1.1 200 OK\r\nContent-Length: \(count)\r\nConnection: close\r\n\r\n" + String(repeating: "x", count: count)
+        }
+        return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Echo: yes\r\nConnection: close\r\n\r\nok"
     }
 
     private static func read(_ fd: Int32) -> Request? {

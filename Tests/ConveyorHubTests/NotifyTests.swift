@@ -67,7 +67,11 @@ struct NotifyTests {
     @Test func webhooksAreRetriedWithBackoff() async throws {
         let receiver = try HTTPReceiver(failFirst: 2)
         defer { receiver.stop() }
-        let fixture = try await HubFixture.make(repositorySettings: #"{"webhooks": ["\#(receiver.url)/hook"]}"#) { $0.webhookSecret = "node-secret" }
+        // The inbound webhook secret must never sign what goes out; the notification secret does.
+        let fixture = try await HubFixture.make(repositorySettings: #"{"webhooks": ["\#(receiver.url)/hook"]}"#) {
+            $0.webhookSecret = "inbound-secret"
+            $0.notificationSecret = "node-secret"
+        }
         let http = CurlHTTPClient()
         let build = try await fixture.build()
         let job = try await fixture.job(build: build)

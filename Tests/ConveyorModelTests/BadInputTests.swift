@@ -16,10 +16,6 @@ import Testing
         #expect(error?.line == 2)
     }
 
-    @Test func duplicateKeysAreInvalid() {
-        let error = expansionError("script: a\nscript: b")
-        #expect(error?.message.contains("duplicate key 'script'") == true)
-    }
 
     @Test func topLevelMustBeAMapping() {
         #expect(expansionError("- a\n- b")?.message == "config must be a mapping of keys to values at the top level")
@@ -35,14 +31,13 @@ import Testing
         yaml += "script: *a9\n"
         let start = Date()
         let error = expansionError(yaml)
-        #expect(error?.message.contains("too many YAML nodes") == true)
+        #expect(error?.message.contains("with its aliases expanded") == true)
         #expect(Date().timeIntervalSince(start) < 5)
     }
 
-    @Test func aliasAsMappingKeyIsRejected() {
+    @Test func aliasOfACollectionAsMappingKeyIsRejected() {
         let yaml = "a: &a [x, y]\n*a : 1\n"
-        #expect(expansionError(yaml)?.message == "invalid YAML: an alias cannot be used as a mapping key")
-        #expect(expansionError("a: &a x\nb: {*a: 1}\n") != nil)
+        #expect(expansionError(yaml)?.message == "mapping keys must be plain strings")
         // Aliases as values and globs in commands are fine.
         #expect(expansionError("x: &a make\nscript: [*a, 'ls *.txt', echo *foo]\n") == nil)
     }

@@ -36,7 +36,7 @@ import Testing
     }
 
     @Test func hashFormAndSingleString() throws {
-        #expect(try expand("env: {B: 2, A: one}\nscript: x").jobs[0].envText == ["A=one", "B=2"])
+        #expect(try expand("env: {B: 2, A: one}\nscript: x").jobs[0].envText == ["B=2", "A=one"])
         #expect(try expand("env: A=1 B=2\nscript: x").jobs.map(\.envText) == [["A=1", "B=2"]])
     }
 

@@ -38,7 +38,8 @@ import Testing
             os: [linux, osx]
             arch: [amd64, arm64]
             """)
-        #expect(build.jobs.map { "\($0.os)/\($0.arch ?? "")" } == ["linux/amd64", "linux/arm64", "osx/amd64", "osx/arm64"])
+        // travis-yml: arch is a linux key, so osx gets one job without it.
+        #expect(build.jobs.map { "\($0.os)/\($0.arch ?? "")" } == ["linux/amd64", "linux/arm64", "osx/"])
         #expect(build.jobs[0].phases[.script] == nil)
     }
 

@@ -117,14 +117,14 @@ import Testing
         #expect(run.output.contains("conveyor_time:start:"))
     }
 
-    @Test func extraSecretsAreHiddenInEchoedCommands() {
-        let script = ScriptCompiler.compile(job: shellJob([.script: ["curl -u me:topsecret https://x"]]),
+    @Test func extraSecretsAreHiddenInEchoedCommands() throws {
+        let script = try ScriptCompiler.compile(job: shellJob([.script: ["curl -u me:topsecret https://x"]]),
                                             checkout: CheckoutSpec(repoURL: "u", sha: "s"), secrets: ["topsecret"])
         #expect(script.contains("'curl -u me:[secure] https://x'"))
     }
 
-    @Test func fullCloneWhenDepthIsZero() {
-        let script = ScriptCompiler.compile(job: shellJob([:]), checkout: CheckoutSpec(repoURL: "u", sha: "s", depth: 0))
+    @Test func fullCloneWhenDepthIsZero() throws {
+        let script = try ScriptCompiler.compile(job: shellJob([:]), checkout: CheckoutSpec(repoURL: "u", sha: "s", depth: 0))
         #expect(!script.contains("--depth"))
     }
 }

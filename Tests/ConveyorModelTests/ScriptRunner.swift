@@ -45,7 +45,7 @@ enum ScriptRunner {
         let repo = try makeRepository()
         defer { try? FileManager.default.removeItem(at: repo.directory) }
         let spec = checkout(repo.url, useFirstCommit ? repo.first : repo.second, repo.directory)
-        let script = ScriptCompiler.compile(job: job, checkout: spec)
+        let script = try ScriptCompiler.compile(job: job, checkout: spec)
         let work = repo.directory.appendingPathComponent("work")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         var result = try bash(script, in: work)

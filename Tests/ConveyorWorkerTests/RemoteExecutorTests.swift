@@ -3,7 +3,7 @@ import ConveyorModel
 import ConveyorSSH
 import ConveyorTesting
 import ConveyorVirt
-import ConveyorWorker
+@testable import ConveyorWorker
 import Foundation
 import Testing
 
@@ -140,4 +140,42 @@ final class Steps: @unchecked Sendable {
     }
 
     var all: [String] { lock.withLock { steps } }
+}
+
+/// The ssh executor's confinement: the build user, and nothing left behind on the build host (the
+/// test sshd runs on this host, so its processes are visible here).
+@Suite("Worker: ssh executor confinement")
+struct SSHConfinementTests {
+    @Test func runsAsTheBuildUserAndLeavesNothingBehind() async throws {
+        let executor = SSHExecutor(target: try SSHExecutorTests.target(), buildUser: "nobody")
+        let marker = "conveyor-ssh-daemon-\(UInt32.random(in: 0...UInt32.max))"
+        let h = try await WorkerHarness.make()
+        let job = try await h.insertJob(WorkerHarness.spec([.script: [
+            "cat README", "echo user=$(id -un)",
+            "setsid nohup bash -c 'exec -a \(marker) sleep 300' >/dev/null 2>&1 &", "(exec -a \(marker) sleep 300) >/dev/null 2>&1 & disown",
+            "sleep 0.3", "echo left-a-daemon",
+        ]]))
+        try await h.enqueue(job)
+        let end = try await h.withWorker(executor: executor) { try await h.waitForEnd(job) }
+        let log = try await h.log(job)
+        #expect(end.result == .passed, "\(log)")
+        #expect(log.contains("hello from the fixture"))
+        #expect(log.contains("user=nobody"), "\(log)")
+        #expect(log.contains("left-a-daemon"))
+        let survivors = try await eventually(timeout: .seconds(10)) {
+            try FileManager.default.contentsOfDirectory(atPath: "/proc").allSatisfy { entry in
+                guard Int(entry) != nil, let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return true }
+                return !String(decoding: cmdline, as: UTF8.self).contains(marker)
+            }
+        }
+        #expect(survivors, "a process of the job outlived it on the build host")
+    }
+
+    @Test func commandConfinesTheScript() throws {
+        let job = ExecutionJob(id: 7, attempt: 1, script: "true")
+        let command = try SSHExecutor.command(job, directory: "/tmp/d", buildUser: "builder", confine: true)
+        #expect(command.contains("exec runuser -u 'builder' -- unshare --user --map-current-user --pid --fork --kill-child --mount-proc -- /bin/bash build.sh 2>&1"), "\(command)")
+        #expect(command.contains("export HOME='/tmp/d'"))
+        #expect(try SSHExecutor.command(job, directory: "/tmp/d").hasSuffix("exec /bin/bash build.sh 2>&1"))
+    }
 }

@@ -1,4 +1,4 @@
--- Conveyor's first schema (DESIGN §5). Postgres is authoritative; Redis holds only what is in flight.
+-- Conveyor's first schema (docs/architecture.md §5). Postgres is authoritative; Redis holds only what is in flight.
 CREATE TABLE owners (
     id                bigserial PRIMARY KEY,
     login             text NOT NULL UNIQUE,

@@ -1,4 +1,4 @@
--- Admit waiting jobs of one owner, atomically (DESIGN §3, issue 3).
+-- Admit waiting jobs of one owner, atomically (docs/architecture.md §3, issue 3).
 -- KEYS[1] waiting zset   (job id -> priority/FIFO score)
 -- KEYS[2] running zset   (job id -> lease deadline ms)
 -- KEYS[3] limits hash    (max, repo:<slug>, queue:<name>)

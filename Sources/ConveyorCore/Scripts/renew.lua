@@ -1,4 +1,4 @@
--- Renew a running job's lease without ever stealing it (DESIGN §4).
+-- Renew a running job's lease without ever stealing it (docs/architecture.md §4).
 -- KEYS[1] queue stream, KEYS[2] running zset
 -- ARGV[1] group, ARGV[2] consumer (this worker), ARGV[3] entry id, ARGV[4] job id, ARGV[5] new deadline ms
 -- Returns 1 when renewed; 0 when the entry is no longer pending to this consumer or the slot is gone.

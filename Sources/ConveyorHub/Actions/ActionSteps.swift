@@ -8,10 +8,11 @@ struct ActionSteps {
 
     /// Cancels the rows that aren't final; the job's cancel key reaches a worker running it, and a
     /// worker that claims it later skips it.
-    func cancel(_ rows: [JobRow], build: Int64, on connection: PostgresConnection, changes: inout HubChanges) async throws -> Int {
+    func cancel(_ rows: [JobRow], build: Int64, reason: String = "canceled by user", on connection: PostgresConnection,
+                changes: inout HubChanges) async throws -> Int {
         var before: [Int64: JobState] = [:]
         for row in rows where !row.record.state.isFinal {
-            let event = JobEvent(kind: .cancel, attempt: row.record.attempt, seq: 0, at: nowMillis(), reason: "canceled by user")
+            let event = JobEvent(kind: .cancel, attempt: row.record.attempt, seq: 0, at: nowMillis(), reason: reason)
             if try await JobTransition.apply(event, worker: nil, to: row, maxAttempts: maxAttempts, on: connection, changes: &changes) != nil {
                 before[row.id] = row.record.state
             }

@@ -32,6 +32,17 @@ public struct HubActions: Sendable {
         }
     }
 
+    /// Cancels a build superseded by a newer one (auto-cancellation): its jobs `policy` cancels, with
+    /// `reason` ("superseded by build #N") as their finished reason. Returns how many.
+    public func supersede(build id: Int64, reason: String, policy: AutoCancelPolicy) async throws -> Int {
+        try await commit { connection, changes in
+            guard try await JobStore.lockBuild(id, on: connection) else { throw HubActionError.buildNotFound(id) }
+            let rows = try await JobStore.lockJobs(ofBuild: id, on: connection).filter { policy.cancels($0.record.state) }
+            let steps = ActionSteps(maxAttempts: context.settings.maxAttempts)
+            return try await steps.cancel(rows, build: id, reason: reason, on: connection, changes: &changes)
+        }
+    }
+
     /// Restarts a finished job as a new attempt. Returns false when the job isn't final.
     public func restartJob(_ id: Int64) async throws -> Bool {
         try await commit { connection, changes in

@@ -78,11 +78,14 @@ struct DeliverySender: Sendable {
             if let token = context.settings.statusAPIToken, !token.isEmpty { headers.append(("Authorization", "token \(token)")) }
         default:
             headers += [("X-Conveyor-Event", delivery.event), ("X-Conveyor-Delivery", String(delivery.id))]
-            let secret = RepositoryNotifySettings(json: delivery.settingsJSON).webhookSecret ?? context.settings.webhookSecret
+            // The inbound GitHub secret never signs what we send: a receiver could then forge webhooks to us.
+            let secret = RepositoryNotifySettings(json: delivery.settingsJSON).webhookSecret ?? context.settings.notificationSecret
             if let secret, !secret.isEmpty {
                 headers.append(("X-Conveyor-Signature", WebhookSignature.hmacSHA256Hex(secret: secret, body: body)))
             }
         }
-        return HTTPRequest(method: "POST", url: delivery.target, headers: headers, body: body, timeout: configuration.requestTimeout)
+        // Only the status and the start of the body are kept.
+        return HTTPRequest(method: "POST", url: delivery.target, headers: headers, body: body, timeout: configuration.requestTimeout,
+                           maxResponseBytes: 64 * 1024)
     }
 }

@@ -1,18 +1,21 @@
 extension ConditionExpr {
-    /// Evaluates against a request, a job's env (global first, then its own: later ones win) and the
+    /// Evaluates against a request, a job's env (the repository settings' first, then global, then its
+    /// own: later ones win) and the
     /// job's keys (`os`, `language`, `dist`, `arch`, …). Secure variables are not visible to `env()`.
-    public func evaluate(context: BuildRequestContext, env: [EnvVar], jobKeys: [String: JSONValue] = [:]) -> Bool {
-        let scope = ConditionScope(context: context, env: env, jobKeys: jobKeys)
-        return evaluate(in: scope)
+    /// Throws when a regex match exceeds its limit (a pattern that backtracks too much).
+    public func evaluate(context: BuildRequestContext, env: [EnvVar], jobKeys: [String: JSONValue] = [:]) throws(ConfigError) -> Bool {
+        let scope = ConditionScope(context: context, env: context.settingsEnv + env, jobKeys: jobKeys)
+        return try evaluate(in: scope)
     }
 
-    private func evaluate(in scope: ConditionScope) -> Bool {
+    private func evaluate(in scope: ConditionScope) throws(ConfigError) -> Bool {
         switch self {
-        case let .and(left, right): return left.evaluate(in: scope) && right.evaluate(in: scope)
-        case let .or(left, right): return left.evaluate(in: scope) || right.evaluate(in: scope)
-        case let .not(inner): return !inner.evaluate(in: scope)
+        // Short-circuits as written (`&&` would wrap the right side in an untyped-throwing autoclosure).
+        case let .and(left, right): return try left.evaluate(in: scope) ? try right.evaluate(in: scope) : false
+        case let .or(left, right): return try left.evaluate(in: scope) ? true : try right.evaluate(in: scope)
+        case let .not(inner): return try !inner.evaluate(in: scope)
         case let .compare(left, op, right):
-            return compare(scope.value(of: left), op, right, scope: scope)
+            return try compare(scope.value(of: left), op, right, scope: scope)
         case let .oneOf(term, list, negated):
             let value = scope.value(of: term)
             let found = value != nil && list.contains { scope.value(of: $0) == value }
@@ -28,13 +31,14 @@ extension ConditionExpr {
     }
 
     private func compare(_ left: String?, _ op: ConditionOperator, _ right: ConditionTerm,
-                         scope: ConditionScope) -> Bool {
+                         scope: ConditionScope) throws(ConfigError) -> Bool {
         switch op {
         case .equal: return left != nil && left == scope.value(of: right)
         case .notEqual: return left != scope.value(of: right)
         case .matches, .notMatches:
             let pattern: String? = if case .regex(let source) = right { source } else { scope.value(of: right) }
-            let matched = left.map { value in pattern.map { RegexMatch.matches(value, pattern: $0) } ?? false } ?? false
+            guard let left, let pattern else { return op == .notMatches }
+            let matched = try RegexMatch.matches(left, pattern: pattern)
             return op == .matches ? matched : !matched
         }
     }

@@ -121,7 +121,19 @@ struct ConditionParser {
             }
             guard position < chars.count else { throw error("unterminated /regex/") }
             position += 1
-            pattern = text
+            // Ruby's flags after the closing slash, carried as an inline group (same meaning).
+            var flags = ""
+            while position < chars.count, "imx".contains(chars[position]) {
+                flags.append(chars[position])
+                position += 1
+            }
+            guard !text.isEmpty else { throw error("expected a regular expression") }
+            do {
+                try RegexMatch.validate(text, flags: flags)
+            } catch {
+                throw self.error(error.message)
+            }
+            return .regex(flags.isEmpty ? text : "(?\(flags))" + text)
         } else if chars[position] == "'" || chars[position] == "\"" {
             pattern = try readQuoted()
         } else {
@@ -136,7 +148,11 @@ struct ConditionParser {
             pattern = text
         }
         guard !pattern.isEmpty else { throw error("expected a regular expression") }
-        guard RegexMatch.isValid(pattern) else { throw error("invalid regular expression /\(pattern)/") }
+        do {
+            try RegexMatch.validate(pattern)
+        } catch {
+            throw self.error(error.message)
+        }
         return .regex(pattern)
     }
 

@@ -2,7 +2,7 @@
 enum ConditionVariables {
     /// Variables taken from the request.
     static let requestNames: Set<String> = [
-        "branch", "tag", "type", "repo", "head_repo", "sender", "fork", "commit_message",
+        "branch", "tag", "type", "repo", "head_repo", "head_branch", "head_sha", "sender", "fork", "commit_message",
     ]
     /// Variables taken from the job (or the top-level config, for build and stage conditions).
     static let jobNames: Set<String> = ["os", "language", "dist", "arch", "sudo"]
@@ -16,6 +16,8 @@ enum ConditionVariables {
         case "type": return context.eventType
         case "repo": return context.repo
         case "head_repo": return context.headRepo
+        case "head_branch": return context.headBranch
+        case "head_sha": return context.headSha
         case "sender": return context.sender
         case "fork": return context.fork ? "true" : "false"
         case "commit_message": return context.commitMessage

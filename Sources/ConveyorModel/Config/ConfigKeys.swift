@@ -4,6 +4,24 @@ enum ConfigKeys {
     static let defaultOS = "linux"
     static let defaultGitDepth = 50
     static let defaultStage = "test"
+    /// travis-yml's default `dist` for linux jobs that give none.
+    static let defaultLinuxDist = "xenial"
+    /// Languages whose jobs run on osx unless `os:` says otherwise.
+    static let osxLanguages: Set<String> = ["objective-c", "swift"]
+
+    /// Keys that only mean something on some operating systems: a job on another os drops them, so a
+    /// matrix over them doesn't multiply that os's jobs (travis-yml: `arch` on osx, `osx_image` on linux).
+    static let osKeys: [String: Set<String>] = [
+        "arch": ["linux", "freebsd"], "dist": ["linux"], "osx_image": ["osx"],
+    ]
+
+    static func defaultOS(language: String) -> String {
+        osxLanguages.contains(language) ? "osx" : defaultOS
+    }
+
+    static func applies(_ key: String, toOS os: String) -> Bool {
+        osKeys[key]?.contains(os) ?? true
+    }
 
     /// Keys that expand the build matrix, in the order the product nests them (first varies slowest).
     /// `env.jobs` is the last dimension.
@@ -27,6 +45,7 @@ enum ConfigKeys {
         "xcode_sdk": ["objective-c", "swift"], "xcode_scheme": ["objective-c", "swift"],
         "xcode_project": ["objective-c", "swift"], "xcode_workspace": ["objective-c", "swift"],
         "bioconductor": ["r"], "hhvm": ["php"], "neko": ["haxe"], "lein": ["clojure"], "cabal": ["haskell"],
+        "compiler": ["c", "cpp", "objective-c", "swift"],
     ]
 
     static func applies(_ key: String, toLanguage language: String) -> Bool {
@@ -61,4 +80,9 @@ enum ConfigKeys {
 
     /// Keys an include / allow_failures / exclude entry may carry besides the top-level ones.
     static let jobOnlyKeys: Set<String> = ["stage", "name", "allow_failure"]
+}
+
+/// The config's matrix keys, for tools that show jobs (`conveyor config expand --format text`).
+public enum ConfigKeyNames {
+    public static var expansion: [String] { ConfigKeys.expansionKeys }
 }

@@ -19,42 +19,42 @@ struct EnvSection {
     /// One entry per job of the `env.jobs` matrix dimension.
     var jobs: [[RawEnvEntry]] = []
 
-    init(_ value: JSONValue?, warnings: inout WarningList) {
+    init(_ value: JSONValue?, keyOrder: KeyOrder, warnings: inout WarningList) {
         guard let value else { return }
         if case .object(let object) = value,
            object.keys.contains(where: { ["global", "jobs", "matrix"].contains($0) }) {
-            global = object["global"].map { Self.entries($0, warnings: &warnings) } ?? []
+            global = object["global"].map { Self.entries($0, keyOrder: keyOrder, warnings: &warnings) } ?? []
             if let jobsValue = object["jobs"] ?? object["matrix"] {
-                jobs = Self.jobEntries(jobsValue, warnings: &warnings)
+                jobs = Self.jobEntries(jobsValue, keyOrder: keyOrder, warnings: &warnings)
             }
             for key in object.keys.sorted() where !["global", "jobs", "matrix"].contains(key) {
                 warnings.add("unknown key env.\(key) ignored")
             }
         } else {
-            jobs = Self.jobEntries(value, warnings: &warnings)
+            jobs = Self.jobEntries(value, keyOrder: keyOrder, warnings: &warnings)
         }
     }
 
     /// A list is one job per item; a string or mapping is a single job.
-    static func jobEntries(_ value: JSONValue, warnings: inout WarningList) -> [[RawEnvEntry]] {
+    static func jobEntries(_ value: JSONValue, keyOrder: KeyOrder, warnings: inout WarningList) -> [[RawEnvEntry]] {
         switch value {
         case .array(let items):
-            return items.map { entries($0, warnings: &warnings) }.filter { !$0.isEmpty }
+            return items.map { entries($0, keyOrder: keyOrder, warnings: &warnings) }.filter { !$0.isEmpty }
         case .null:
             return []
         default:
-            let single = entries(value, warnings: &warnings)
+            let single = entries(value, keyOrder: keyOrder, warnings: &warnings)
             return single.isEmpty ? [] : [single]
         }
     }
 
-    /// All entries of one env value: a string, a list of strings / mappings, or a mapping.
-    static func entries(_ value: JSONValue, warnings: inout WarningList) -> [RawEnvEntry] {
+    /// All entries of one env value: a string, a list of strings / mappings, or a mapping (in written order).
+    static func entries(_ value: JSONValue, keyOrder: KeyOrder = KeyOrder(), warnings: inout WarningList) -> [RawEnvEntry] {
         switch value {
         case .null:
             return []
         case .array(let items):
-            return items.flatMap { entries($0, warnings: &warnings) }
+            return items.flatMap { entries($0, keyOrder: keyOrder, warnings: &warnings) }
         case .object(let object):
             if object.count == 1, let secure = object["secure"] {
                 guard let ciphertext = secure.scalarText else {
@@ -63,7 +63,7 @@ struct EnvSection {
                 }
                 return [.secure(name: nil, ciphertext: ciphertext)]
             }
-            return object.keys.sorted().compactMap { name in
+            return keyOrder.ordered(object.keys).compactMap { name in
                 entry(name: name, value: object[name] ?? .null, warnings: &warnings)
             }
         default:

@@ -8,9 +8,13 @@ public struct ExpandedBuild: Sendable, Codable, Hashable {
     public var stages: [String]
     /// Unknown keys, secure vars left out, ignored values, …
     public var warnings: [String]
+    /// Why a build that isn't skipped has no jobs: "all 4 job(s) excluded by jobs.exclude",
+    /// "stage deploy skipped: branch = master is false". nil when it has jobs.
+    public var noJobsReason: String?
 
     public init(jobs: [JobSpec] = [], fastFinish: Bool = false, skipped: String? = nil, stages: [String] = [],
-                warnings: [String] = []) {
+                warnings: [String] = [], noJobsReason: String? = nil) {
+        self.noJobsReason = noJobsReason
         self.jobs = jobs
         self.fastFinish = fastFinish
         self.skipped = skipped
@@ -26,6 +30,7 @@ public struct ExpandedBuild: Sendable, Codable, Hashable {
             "skipped": skipped.map(JSONValue.string) ?? .null,
             "stages": .array(stages.map(JSONValue.string)),
             "warnings": .array(warnings.map(JSONValue.string)),
+            "no_jobs_reason": noJobsReason.map(JSONValue.string) ?? .null,
         ])
     }
 }

@@ -10,21 +10,25 @@ struct JobBuilder {
         let effective = root.merging(row.fields) { $1 }
         var spec = JobSpec()
         spec.language = scalar(effective, "language", warnings: &warnings)?.lowercased() ?? ConfigKeys.defaultLanguage
-        spec.os = scalar(effective, "os", warnings: &warnings) ?? ConfigKeys.defaultOS
-        spec.dist = scalar(effective, "dist", warnings: &warnings)
-        spec.arch = scalar(effective, "arch", warnings: &warnings)
+        spec.os = scalar(effective, "os", warnings: &warnings) ?? ConfigKeys.defaultOS(language: spec.language)
+        // Keys the job's os doesn't have are dropped (travis-yml): `arch` on osx, `osx_image` on linux.
+        let onOS = { (key: String) in ConfigKeys.applies(key, toOS: spec.os) }
+        spec.dist = onOS("dist") ? scalar(effective, "dist", warnings: &warnings) : nil
+        if spec.os == "linux" && spec.dist == nil { spec.dist = ConfigKeys.defaultLinuxDist }
+        spec.arch = onOS("arch") ? scalar(effective, "arch", warnings: &warnings) : nil
         spec.name = scalar(row.fields, "name", warnings: &warnings)
         spec.keys = ["language": .string(spec.language), "os": .string(spec.os)]
         if let dist = spec.dist { spec.keys["dist"] = .string(dist) }
         if let arch = spec.arch { spec.keys["arch"] = .string(arch) }
         for key in ConfigKeys.expansionKeys where spec.keys[key] == nil
-            && ConfigKeys.applies(key, toLanguage: spec.language) {
+            && ConfigKeys.applies(key, toLanguage: spec.language) && onOS(key) && key != "dist" && key != "arch" {
             if let value = scalar(effective, key, warnings: &warnings) { spec.keys[key] = .string(value) }
         }
         spec.env = secrets.resolve(globalEnv + row.env, warnings: &warnings)
         spec.phases = phases(effective, language: spec.language)
         spec.services = effective["services"]?.asList.compactMap(\.scalarText) ?? []
         spec.gitDepth = gitDepth(effective)
+        spec.git = GitOptions(effective["git"], warnings: &warnings)
         spec.allowFailure = row.fields["allow_failure"]?.boolValue ?? false
         let stage = row.fields["stage"]?.scalarText
         return JobDraft(spec: spec, effective: effective, ownEnv: row.env, stageName: stage,

@@ -21,6 +21,11 @@ public struct JobSpec: Sendable, Codable, Hashable {
     public var services: [String]
     /// `git: depth:`; 0 means a full clone (`depth: false`).
     public var gitDepth: Int
+    /// The other `git:` options; nil means travis-build's defaults.
+    public var git: GitOptions?
+    /// Why the job gets no secure values or secret settings variables (a pull request from a fork),
+    /// printed at the top of its log. nil when nothing was withheld.
+    public var secretsWithheld: String?
 
     public init(number: Int = 1, stage: String? = nil, stageIndex: Int = 0, allowFailure: Bool = false,
                 name: String? = nil, language: String = "ruby", os: String = "linux",

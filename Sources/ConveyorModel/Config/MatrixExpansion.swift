@@ -4,20 +4,25 @@ struct MatrixExpansion {
     let context: BuildRequestContext
     let limits: ConfigLimits
     var secrets: SecureValues
+    let keyOrder: KeyOrder
     private var warnings = WarningList()
+    /// Why jobs were dropped, for a build left with none ("all 4 jobs excluded by jobs.exclude").
+    private var dropped: [String] = []
 
-    init(root: [String: JSONValue], context: BuildRequestContext, limits: ConfigLimits, secrets: SecureValues) {
+    init(root: [String: JSONValue], context: BuildRequestContext, limits: ConfigLimits, secrets: SecureValues,
+         keyOrder: KeyOrder = KeyOrder()) {
         self.root = root
         self.context = context
         self.limits = limits
         self.secrets = secrets
+        self.keyOrder = keyOrder
     }
 
     mutating func run() throws(ConfigError) -> ExpandedBuild {
         RootConfig.warnUnknownKeys(of: root, warnings: &warnings)
         let jobsSection = RootConfig.jobsSection(of: root, warnings: &warnings)
         let fastFinish = jobsSection["fast_finish"]?.boolValue ?? false
-        let envSection = EnvSection(root["env"], warnings: &warnings)
+        let envSection = EnvSection(root["env"], keyOrder: keyOrder, warnings: &warnings)
         let rootKeys = rootJobKeys()
         let rootEnv = envSection.global.compactMap { if case .plain(let v) = $0 { v } else { nil } }
 
@@ -25,28 +30,36 @@ struct MatrixExpansion {
             return ExpandedBuild(fastFinish: fastFinish, skipped: reason, warnings: warnings.items)
         }
 
-        let rows = try MatrixRows(root: root, envSection: envSection, limits: limits)
+        let rows = try MatrixRows(root: root, envSection: envSection, limits: limits, keyOrder: keyOrder)
             .rows(includes: jobsSection["include"]?.asList ?? [], warnings: &warnings)
         var builder = JobBuilder(root: root, globalEnv: envSection.global, secrets: secrets)
         var drafts = rows.map { builder.draft(from: $0, warnings: &warnings) }
         secrets = builder.secrets
 
-        let excludes = (jobsSection["exclude"]?.asList ?? []).compactMap { JobMatcher($0, warnings: &warnings) }
+        let excludes = try matchers(jobsSection["exclude"])
         var plan = StagePlan(root: root, drafts: drafts, warnings: &warnings)
-        drafts.removeAll { draft in excludes.contains { $0.matches(draft, stage: plan.stage(for: draft)?.name) } }
         drafts = Self.deduplicated(drafts)
+        let built = drafts.count
+        var kept: [JobDraft] = []
+        for draft in drafts where try !anyMatches(excludes, draft, stage: plan.stage(for: draft)?.name) { kept.append(draft) }
+        drafts = kept
+        if drafts.count < built {
+            dropped.append(drafts.isEmpty ? "all \(Self.jobs(built)) excluded by jobs.exclude"
+                                          : "\(built - drafts.count) of \(Self.jobs(built)) excluded by jobs.exclude")
+        }
         drafts = try filterByConditions(drafts, plan: plan, rootKeys: rootKeys, rootEnv: rootEnv)
         plan = StagePlan(root: root, drafts: drafts, warnings: &warnings)
 
-        let allowFailures = (jobsSection["allow_failures"]?.asList ?? []).compactMap { JobMatcher($0, warnings: &warnings) }
+        let allowFailures = try matchers(jobsSection["allow_failures"])
         let usedStages = plan.inUse ? Self.usedStages(plan: plan, drafts: drafts) : []
-        var jobs: [JobSpec] = drafts.map { draft in
+        var jobs: [JobSpec] = []
+        for draft in drafts {
             var spec = draft.spec
             let stage = plan.stage(for: draft)
             spec.stage = stage?.name
             spec.stageIndex = stage.flatMap { s in usedStages.firstIndex(of: s.name) } ?? 0
-            spec.allowFailure = spec.allowFailure || allowFailures.contains { $0.matches(draft, stage: stage?.name) }
-            return spec
+            if !spec.allowFailure, try anyMatches(allowFailures, draft, stage: stage?.name) { spec.allowFailure = true }
+            jobs.append(spec)
         }
         // Jobs run stage by stage; within a stage they keep config order.
         jobs = jobs.enumerated().sorted { ($0.element.stageIndex, $0.offset) < ($1.element.stageIndex, $1.offset) }
@@ -55,7 +68,27 @@ struct MatrixExpansion {
             throw ConfigError("build matrix expands to \(jobs.count) jobs, more than the maximum of \(limits.maxJobs)")
         }
         for index in jobs.indices { jobs[index].number = index + 1 }
-        return ExpandedBuild(jobs: jobs, fastFinish: fastFinish, stages: usedStages, warnings: warnings.items)
+        return ExpandedBuild(jobs: jobs, fastFinish: fastFinish, stages: usedStages, warnings: warnings.items,
+                             noJobsReason: jobs.isEmpty ? (dropped.isEmpty ? "the config has no jobs" : dropped.joined(separator: "; ")) : nil)
+    }
+
+    /// Whether an `exclude`/`allow_failures` entry matches (its `if:` may throw at a regex limit).
+    private func anyMatches(_ matchers: [JobMatcher], _ draft: JobDraft, stage: String?) throws(ConfigError) -> Bool {
+        for matcher in matchers {
+            if try matcher.matches(draft, stage: stage, context: context) { return true }
+        }
+        return false
+    }
+
+    /// "1 job", "4 jobs"
+    private static func jobs(_ count: Int) -> String { count == 1 ? "1 job" : "\(count) jobs" }
+
+    private mutating func matchers(_ entries: JSONValue?) throws(ConfigError) -> [JobMatcher] {
+        var matchers: [JobMatcher] = []
+        for entry in entries?.asList ?? [] {
+            if let matcher = try JobMatcher(entry, keyOrder: keyOrder, warnings: &warnings) { matchers.append(matcher) }
+        }
+        return matchers
     }
 
     /// `[ci skip]` (push and pull request only), then branch rules, then the build-level `if:`.
@@ -63,13 +96,13 @@ struct MatrixExpansion {
         if ["push", "pull_request"].contains(context.eventType), let marker = BranchRules.skipMarker(in: context.commitMessage) {
             return "commit message contains \(marker)"
         }
-        if let reason = BranchRules.exclusionReason(branches: root["branches"], branch: context.branchForRules,
+        if let reason = try BranchRules.exclusionReason(branches: root["branches"], branch: context.branchForRules,
                                                     warnings: &warnings) {
             return reason
         }
         if let condition = root["if"]?.scalarText {
             let expr = try Condition.parse(condition)
-            if !expr.evaluate(context: context, env: rootEnv, jobKeys: rootKeys) {
+            if try !expr.evaluate(context: context, env: rootEnv, jobKeys: rootKeys) {
                 return "build condition is false: \(condition)"
             }
         }
@@ -80,10 +113,13 @@ struct MatrixExpansion {
     private func rootJobKeys() -> [String: JSONValue] {
         var scratch = WarningList()
         var keys: [String: JSONValue] = ["language": .string(RootConfig.language(of: root, warnings: &scratch))]
-        for key in ["os", "dist", "arch"] {
+        let language = keys["language"]?.scalarText ?? ConfigKeys.defaultLanguage
+        let os = root["os"]?.asList.first?.scalarText ?? ConfigKeys.defaultOS(language: language)
+        keys["os"] = .string(os)
+        for key in ["dist", "arch"] where ConfigKeys.applies(key, toOS: os) {
             if let value = root[key]?.asList.first?.scalarText { keys[key] = .string(value) }
         }
-        if keys["os"] == nil { keys["os"] = .string(ConfigKeys.defaultOS) }
+        if os == "linux" && keys["dist"] == nil { keys["dist"] = .string(ConfigKeys.defaultLinuxDist) }
         return keys
     }
 
@@ -92,22 +128,37 @@ struct MatrixExpansion {
         return drafts.filter { seen.insert($0.identity).inserted }
     }
 
-    private func filterByConditions(_ drafts: [JobDraft], plan: StagePlan, rootKeys: [String: JSONValue],
-                                    rootEnv: [EnvVar]) throws(ConfigError) -> [JobDraft] {
+    private mutating func filterByConditions(_ drafts: [JobDraft], plan: StagePlan, rootKeys: [String: JSONValue],
+                                             rootEnv: [EnvVar]) throws(ConfigError) -> [JobDraft] {
         var stageResults: [String: Bool] = [:]
         for stage in plan.stages {
             guard let condition = stage.condition else { continue }
             let expr = try Condition.parse(condition)
-            stageResults[stage.name] = expr.evaluate(context: context, env: rootEnv, jobKeys: rootKeys)
+            stageResults[stage.name] = try expr.evaluate(context: context, env: rootEnv, jobKeys: rootKeys)
         }
         var kept: [JobDraft] = []
+        var skippedStages: [String] = []
+        var falseConditions: [String] = []
         for draft in drafts {
-            if let stage = plan.stage(for: draft), stageResults[stage.name] == false { continue }
+            if let stage = plan.stage(for: draft), stageResults[stage.name] == false {
+                if !skippedStages.contains(stage.name) {
+                    skippedStages.append(stage.name)
+                    dropped.append("stage \(stage.name) skipped: \(stage.condition ?? "") is false")
+                }
+                continue
+            }
             if let condition = draft.condition {
                 let expr = try Condition.parse(condition)
-                if !expr.evaluate(context: context, env: draft.spec.env, jobKeys: draft.spec.keys) { continue }
+                if try !expr.evaluate(context: context, env: draft.spec.env, jobKeys: draft.spec.keys) {
+                    falseConditions.append(condition)
+                    continue
+                }
             }
             kept.append(draft)
+        }
+        if !falseConditions.isEmpty {
+            let distinct = falseConditions.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            dropped.append("\(Self.jobs(falseConditions.count)) skipped: " + distinct.map { "\($0) is false" }.joined(separator: ", "))
         }
         return kept
     }

@@ -11,6 +11,7 @@ struct MatrixRows {
     let root: [String: JSONValue]
     let envSection: EnvSection
     let limits: ConfigLimits
+    let keyOrder: KeyOrder
 
     /// Every expansion key the root sets, with its values, in `ConfigKeys.expansionKeys` order.
     func dimensions(warnings: inout WarningList) -> [(key: String, values: [JSONValue])] {
@@ -37,7 +38,11 @@ struct MatrixRows {
             let (product, overflow) = size.multipliedReportingOverflow(by: dimension.values.count)
             size = overflow ? Int.max : product
         }
-        // Refuse before materializing; exclusions may still bring a moderately larger product under the limit.
+        // A lone row is replaced by the includes (see below).
+        let (withIncludes, includeOverflow) = size.addingReportingOverflow(includes.count)
+        size = size == 1 && !includes.isEmpty ? includes.count : includeOverflow ? Int.max : withIncludes
+        // Refuse before drafting any job (includes counted too); exclusions may still bring a moderately
+        // larger matrix under the limit.
         if size > limits.maxJobs * 10 {
             throw ConfigError("build matrix expands to \(size == Int.max ? "too many" : String(size)) jobs, more than the maximum of \(limits.maxJobs)")
         }
@@ -77,7 +82,7 @@ struct MatrixRows {
                 warnings.add("unknown key \(key) in jobs.include ignored")
             }
             let envValue = fields.removeValue(forKey: "env")
-            var env = envValue.map { EnvSection.entries($0, warnings: &warnings) } ?? []
+            var env = envValue.map { EnvSection.entries($0, keyOrder: keyOrder, warnings: &warnings) } ?? []
             if envValue == nil, let first = envSection.jobs.first { env = first }
             let language = fields["language"]?.asList.first?.scalarText ?? RootConfig.language(of: root, warnings: &warnings)
             for dimension in dimensions where fields[dimension.key] == nil

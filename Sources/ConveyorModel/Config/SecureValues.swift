@@ -1,10 +1,13 @@
 /// Decrypts `secure:` env entries, at most once per ciphertext, or leaves them out with a warning.
+/// With `keepSealed` they stay ciphertext (`EnvVar.sealed`), for the worker to open (see `SealedEnv`).
 struct SecureValues {
     let decrypt: (@Sendable (String) -> String?)?
+    let keepSealed: Bool
     private var cache: [String: String?] = [:]
 
-    init(decrypt: (@Sendable (String) -> String?)?) {
+    init(decrypt: (@Sendable (String) -> String?)?, keepSealed: Bool = false) {
         self.decrypt = decrypt
+        self.keepSealed = keepSealed
     }
 
     mutating func resolve(_ entries: [RawEnvEntry], warnings: inout WarningList) -> [EnvVar] {
@@ -13,6 +16,8 @@ struct SecureValues {
             switch entry {
             case .plain(let envVar):
                 vars.append(envVar)
+            case let .secure(name, ciphertext) where keepSealed:
+                vars.append(EnvVar(name: name ?? "", value: ciphertext, secure: true, sealed: .repositoryKey))
             case let .secure(name, ciphertext):
                 guard let plaintext = plaintext(of: ciphertext) else {
                     let label = name.map { "secure env var \($0)" } ?? "a secure env var"

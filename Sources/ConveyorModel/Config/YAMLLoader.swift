@@ -1,30 +1,36 @@
-import Yams
-
-/// Turns config text into a `JSONValue`, within `ConfigLimits`. The only place that touches Yams.
+/// Turns config text into a `JSONValue`, within `ConfigLimits`. Only this file and `YAMLComposer`
+/// touch YAML (libyaml's events through Yams' `CYaml`, Yams' scalar resolver).
 enum YAMLLoader {
+    /// A parsed document, the order its mappings were written in, and the warnings parsing it
+    /// produced (duplicate keys).
+    struct Document {
+        var value: JSONValue
+        var keyOrder: KeyOrder
+        var warnings: [String]
+    }
+
     static func load(bytes: [UInt8], limits: ConfigLimits, what: String = "config") throws(ConfigError) -> JSONValue {
-        try checkSize(bytes.count, limits: limits, what: what)
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            let offset = firstInvalidUTF8Offset(bytes) ?? 0
-            throw ConfigError("\(what) is not valid UTF-8 text (first bad byte at offset \(offset))")
-        }
-        return try load(text: text, limits: limits, what: what)
+        try loadDocument(bytes: bytes, limits: limits, what: what).value
     }
 
     static func load(text: String, limits: ConfigLimits, what: String = "config") throws(ConfigError) -> JSONValue {
-        try checkSize(text.utf8.count, limits: limits, what: what)
-        try AliasKeyScan.check(text)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw configError(from: error)
-        } catch {
-            throw ConfigError("invalid YAML: \(error)")
+        try loadDocument(text: text, limits: limits, what: what).value
+    }
+
+    static func loadDocument(bytes: [UInt8], limits: ConfigLimits, what: String = "config") throws(ConfigError) -> Document {
+        try checkSize(bytes.count, limits: limits, what: what)
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            let offset = firstInvalidUTF8Offset(bytes) ?? 0
+            throw ConfigError("\(what) is not valid UTF-8 text (first bad byte at offset \(offset))")
         }
-        guard let root else { return .null }
-        var converter = YAMLNodeConverter(nodeBudget: limits.maxAliasExpansion, maxDepth: limits.maxDepth)
-        return try converter.convert(root)
+        var composer = YAMLComposer(bytes: bytes, limits: limits)
+        let value = try composer.compose()
+        return Document(value: value, keyOrder: composer.keyOrder,
+                        warnings: composer.warnings.map { what == "config" ? $0 : "\(what): \($0)" })
+    }
+
+    static func loadDocument(text: String, limits: ConfigLimits, what: String = "config") throws(ConfigError) -> Document {
+        try loadDocument(bytes: Array(text.utf8), limits: limits, what: what)
     }
 
     private static func checkSize(_ count: Int, limits: ConfigLimits, what: String) throws(ConfigError) {
@@ -43,22 +49,6 @@ enum YAMLLoader {
             case .emptyInput: return nil
             case .error: return offset
             }
-        }
-    }
-
-    static func configError(from error: YamlError) -> ConfigError {
-        switch error {
-        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
-             let .composer(context, problem, mark, _):
-            let detail = [problem, context.map { $0.text }].compactMap { $0 }.filter { !$0.isEmpty }
-            return ConfigError("invalid YAML: " + detail.joined(separator: " "), line: mark.line, column: mark.column)
-        case let .duplicatedKeysInMapping(duplicates, context):
-            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
-            return ConfigError("invalid YAML: duplicate key \(keys)", line: context.mark.line, column: context.mark.column)
-        case let .reader(problem, offset, _, _):
-            return ConfigError("invalid YAML: \(problem)" + (offset.map { " at byte \($0)" } ?? ""))
-        default:
-            return ConfigError("invalid YAML: \(error)")
         }
     }
 }

@@ -4,6 +4,7 @@
 // Routes (location.hash):
 //   #/                 repositories with the state of their latest build
 //   #/repos/<slug>     builds of one repository
+//   #/repos/<slug>/settings  a repository's settings and env vars (needs the API token)
 //   #/builds/<id>      a build, its jobs grouped by stage
 //   #/jobs/<id>        a job and its live log
 //
@@ -144,9 +145,11 @@
     const headers = {Accept: 'application/json'};
     // Write calls carry the token when one is saved; a server without CONVEYOR_API_TOKEN needs none.
     if (opts.auth && getToken()) headers.Authorization = `Bearer ${getToken()}`;
+    if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
     let response;
     try {
-      response = await fetch(API + path, {method: opts.method || 'GET', headers, cache: 'no-store'});
+      response = await fetch(API + path, {method: opts.method || 'GET', headers, cache: 'no-store',
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body)});
     } catch (e) {
       throw new Error(`Cannot reach the server: ${e.message}`);
     }
@@ -160,7 +163,7 @@
       let message = `${response.status} ${response.statusText}`;
       try {
         const err = JSON.parse(text);
-        if (err && err.error) message = `${err.error} (${response.status})`;
+        if (err && err.error) message = `${err.error.message || err.error} (${response.status})`;
       } catch (e) { /* not JSON */ }
       if (response.status === 401 && opts.auth) {
         openSettings();
@@ -276,6 +279,7 @@
 
   const routes = [
     [/^#?\/?$/, () => showRepos()],
+    [/^#\/repos\/(.+)\/settings$/, (m) => showRepoSettings(decodeURIComponent(m[1]))],
     [/^#\/repos\/(.+)$/, (m) => showRepo(decodeURIComponent(m[1]))],
     [/^#\/builds\/(\d+)$/, (m) => showBuild(m[1])],
     [/^#\/jobs\/(\d+)$/, (m) => showJob(m[1])],
@@ -357,7 +361,8 @@
     document.title = `${slug} · Conveyor`;
     const list = h('div', {class: 'card'});
     render(h('div', {class: 'crumbs'}, h('a', {href: '#/', text: 'Repositories'}), ' / ', slug),
-      h('div', {class: 'page-head'}, h('h1', {text: slug})), list);
+      h('div', {class: 'page-head'}, h('h1', {text: slug}),
+        h('a', {href: `#/repos/${encodeURIComponent(slug)}/settings`, class: 'settings-link', text: 'Settings'})), list);
 
     const load = async () => {
       const data = await api(`/builds?repo=${encodeURIComponent(slug)}&limit=50`);
@@ -384,6 +389,103 @@
     subscribeEvents(p, (type) => { if (type.startsWith('build:') || type.startsWith('job:')) refresh(); });
     p.onDispose(refresh.cancel);
     await load();
+  }
+
+  // ---------------------------------------------------------------- #/repos/<slug>/settings
+
+  // Settings and env vars of a repository. Secret values are never shown (the API never returns them);
+  // secrets fields are write-only: left blank, they stay as they are.
+  const SETTING_FIELDS = [
+    ['build_pushes', 'Build pushes', 'bool'],
+    ['build_pull_requests', 'Build pull requests', 'bool'],
+    ['auto_cancel_pushes', 'Auto-cancel pushes', 'bool'],
+    ['auto_cancel_pull_requests', 'Auto-cancel pull requests', 'bool'],
+    ['auto_cancel_running_jobs', 'Auto-cancel running jobs too', 'bool'],
+    ['private', 'Private', 'bool'],
+    ['max_concurrent_jobs', 'Max concurrent jobs', 'int'],
+    ['hard_timeout_seconds', 'Hard timeout (s)', 'int'],
+    ['no_output_timeout_seconds', 'No-output timeout (s)', 'int'],
+    ['max_log_bytes', 'Max log size (bytes)', 'int'],
+    ['webhooks', 'Notification webhooks (one URL a line)', 'list'],
+    ['webhooks_on_start', 'Webhooks when a build starts', 'bool'],
+    ['webhook_secret', 'GitHub webhook secret', 'secret'],
+    ['notification_secret', 'Notification signing secret', 'secret'],
+  ];
+
+  async function showRepoSettings(slug) {
+    const p = page;
+    const path = `/repos/${slug}`;
+    document.title = `Settings · ${slug} · Conveyor`;
+    const form = h('form', {class: 'card settings-form', id: 'repo-settings'});
+    const envCard = h('div', {class: 'card', id: 'env-vars'});
+    render(h('div', {class: 'crumbs'}, h('a', {href: '#/', text: 'Repositories'}), ' / ',
+      h('a', {href: `#/repos/${encodeURIComponent(slug)}`, text: slug}), ' / settings'),
+      h('div', {class: 'page-head'}, h('h1', {text: `${slug} settings`})), form, h('h2', {text: 'Environment variables'}), envCard);
+
+    const inputs = {};
+    const fillSettings = (s) => {
+      clear(form);
+      for (const [key, label, kind] of SETTING_FIELDS) {
+        let input;
+        if (kind === 'bool') input = h('input', {type: 'checkbox', name: key, checked: !!s[key]});
+        else if (kind === 'int') input = h('input', {type: 'number', name: key, min: 0, value: s[key] ?? '', placeholder: 'default'});
+        else if (kind === 'list') input = h('textarea', {name: key, rows: 2, text: (s[key] || []).join('\n')});
+        else input = h('input', {type: 'password', name: key, autocomplete: 'off',
+          placeholder: s[key === 'webhook_secret' ? 'webhook_secret_set' : 'notification_secret_set'] ? 'set (blank: keep)' : 'not set'});
+        inputs[key] = [input, kind];
+        append(form, h('label', {class: 'setting'}, h('span', {text: label}), input));
+      }
+      append(form, h('div', {class: 'actions'}, h('button', {type: 'submit', text: 'Save settings'})));
+    };
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const body = {};
+      for (const [key, [input, kind]] of Object.entries(inputs)) {
+        if (kind === 'bool') body[key] = input.checked;
+        else if (kind === 'int') body[key] = input.value === '' ? null : Number(input.value);
+        else if (kind === 'list') body[key] = input.value.split('\n').map((x) => x.trim()).filter((x) => x);
+        else if (input.value !== '') body[key] = input.value;
+      }
+      try {
+        fillSettings(await api(`${path}/settings`, {method: 'PATCH', auth: true, body}));
+        flash('Settings saved: the next build uses them.', 'ok');
+      } catch (e) { flash(`Saving failed: ${e.message}`, 'error'); }
+    });
+
+    const loadEnv = async () => {
+      const data = await api(`${path}/env_vars`, {auth: true});
+      if (!p.alive) return;
+      clear(envCard);
+      const name = h('input', {name: 'name', placeholder: 'NAME', required: true, pattern: '[A-Za-z_][A-Za-z0-9_]*'});
+      const value = h('input', {name: 'value', type: 'password', placeholder: 'value', autocomplete: 'off'});
+      const pub = h('input', {type: 'checkbox', name: 'public'});
+      const branch = h('input', {name: 'branch', placeholder: 'all branches'});
+      const add = h('form', {class: 'env-add'}, name, value, h('label', {}, pub, ' public'), branch, h('button', {type: 'submit', text: 'Add'}));
+      add.addEventListener('submit', async (event) => {
+        event.preventDefault();
+        try {
+          await api(`${path}/env_vars`, {method: 'POST', auth: true,
+            body: {name: name.value.trim(), value: value.value, public: pub.checked, branch: branch.value.trim() || null}});
+          flash(`${name.value.trim()} saved.`, 'ok');
+          await loadEnv();
+        } catch (e) { flash(`Adding failed: ${e.message}`, 'error'); }
+      });
+      const vars = (data && data.env_vars) || [];
+      append(envCard, vars.length === 0 ? h('p', {class: 'empty-inline', text: 'No variables.'}) :
+        h('table', {class: 'list'},
+          h('thead', {}, h('tr', {}, ['Name', 'Value', 'Branch', ''].map((t) => h('th', {text: t})))),
+          h('tbody', {}, vars.map((v) => {
+            const remove = h('button', {type: 'button', class: 'link', text: 'Delete'});
+            remove.addEventListener('click', async () => {
+              try { await api(`${path}/env_vars/${v.id}`, {method: 'DELETE', auth: true}); await loadEnv(); } catch (e) { flash(e.message, 'error'); }
+            });
+            return h('tr', {dataset: {env: v.name}}, h('td', {class: 'sha', text: v.name}),
+              h('td', {text: v.public ? v.value : '[secure]', class: v.public ? '' : 'muted'}),
+              h('td', {text: v.branch || 'all'}), h('td', {}, remove));
+          }))), add);
+    };
+    fillSettings(await api(`${path}/settings`, {auth: true}));
+    await loadEnv();
   }
 
   // ---------------------------------------------------------------- cancel / restart

@@ -25,15 +25,18 @@ public struct ExecutionJob: Sendable {
     /// Readable paths the sandbox must expose (a `file://` repository).
     public var readOnlyPaths: [String]
     public var killGrace: Duration
+    /// Memory, processes, CPUs and disk the job may use (the local executor enforces them).
+    public var limits: JobLimits
 
     public init(id: Int64, attempt: Int, script: String, environment: [String: String] = [:],
-                readOnlyPaths: [String] = [], killGrace: Duration = .seconds(1)) {
+                readOnlyPaths: [String] = [], killGrace: Duration = .seconds(1), limits: JobLimits = JobLimits()) {
         self.id = id
         self.attempt = attempt
         self.script = script
         self.environment = environment
         self.readOnlyPaths = readOnlyPaths
         self.killGrace = killGrace
+        self.limits = limits
     }
 }
 
@@ -41,12 +44,15 @@ public struct ExecutionJob: Sendable {
 public enum ExecutionOutcome: Sendable, Equatable {
     case exited(Int32)
     case signaled(Int32)
+    /// The job ran into one of its limits (it is failed, whatever the script's status).
+    case limitExceeded(LimitHit)
 
     /// Build script convention: 0 passed, 1 failed, anything else errored.
     public var exitDescription: String {
         switch self {
         case .exited(let code): "exited with \(code)"
         case .signaled(let signal): "killed by signal \(signal)"
+        case .limitExceeded(let hit): "exceeded its \(hit.message)"
         }
     }
 }

@@ -40,7 +40,7 @@ public struct LibvirtExecutor: Executor {
         self.init(uri: uri, domains: domains, snapshot: snapshot) { domain, job, started, output in
             let session = try await Self.waitForSSH(target(domain), timeout: bootTimeout)
             do {
-                let outcome = try await SSHExecutor(target: target(domain)).run(job, on: session, started: started, output: output)
+                let outcome = try await SSHExecutor(target: target(domain), confine: false).run(job, on: session, started: started, output: output)
                 await session.close()
                 return outcome
             } catch {

@@ -29,11 +29,20 @@ struct AttemptRun: Sendable {
         log.start()
         log.append(header())
         let monitor = JobMonitor(context: context, job: job, owner: owner, queueStream: stream, entryID: entryID, handle: handle, log: log)
+        let script: String
+        do {
+            script = try ScriptCompiler.compile(job: job.spec, checkout: job.checkout, builtinEnv: job.builtinEnv)
+        } catch {
+            // A value bash cannot carry (a NUL byte): running again would fail the same way.
+            try await finish(.finished(.errored, reason: "script_invalid", trailer: "\n\nThe build script could not be generated: \(error).\n"),
+                             log: log, receivedAt: receivedAt)
+            return
+        }
         let execution = ExecutionJob(
-            id: job.id, attempt: job.attempt, script: ScriptCompiler.compile(job: job.spec, checkout: job.checkout),
-            environment: ["CONVEYOR_JOB_NUMBER": String(job.spec.number), "CONVEYOR_BRANCH": job.checkout.branch ?? "",
+            id: job.id, attempt: job.attempt, script: script,
+            environment: ["CONVEYOR_JOB_NUMBER": job.facts.jobNumber, "CONVEYOR_BRANCH": job.facts.branch,
                           "CONVEYOR_COMMIT": job.checkout.sha],
-            readOnlyPaths: job.readOnlyPaths, killGrace: .seconds(context.settings.cancelGraceSeconds))
+            readOnlyPaths: job.readOnlyPaths, killGrace: .seconds(context.settings.cancelGraceSeconds), limits: job.limits)
         let (outcome, stop) = await withTaskGroup(of: Step.self) { group in
             group.addTask { [executor, reporter, handle, metrics, claimedAt, sends] in
                 do {
@@ -92,13 +101,24 @@ struct AttemptRun: Sendable {
     }
 
     private func header() -> String {
-        """
+        let limits = (executor is LocalExecutor ? "limits: \(job.limits.summary)\n" + job.limits.notes.map { "note: \($0)\n" }.joined() : "") + "\n"
+        return """
         Worker information
         hostname: \(context.settings.nodeID)
         executor: \(executor.name)
         job: \(job.id) attempt \(job.attempt)
-
-
+        \(limits)\(Self.configWarnings(job.configWarnings))\(Self.notices(job.notices))
         """
+    }
+
+    /// Secrets withheld or left out, and why (never a value).
+    static func notices(_ notices: [String]) -> String {
+        notices.isEmpty ? "" : notices.map { $0 + "\n" }.joined() + "\n"
+    }
+
+    /// The config's warnings in yellow, as Travis shows its "Build config validation" messages.
+    static func configWarnings(_ warnings: [String]) -> String {
+        guard !warnings.isEmpty else { return "\n" }
+        return "\u{1B}[33;1mBuild config warnings:\u{1B}[0m\n" + warnings.map { "\u{1B}[33m  \($0)\u{1B}[0m\n" }.joined() + "\n\n"
     }
 }

@@ -31,6 +31,8 @@ enum AttemptEnd: Equatable {
         case .success(.exited(2)): return .finished(.errored, reason: "setup_failed", trailer: "")
         case .success(.exited(let code)):
             return .finished(.errored, reason: "exit_status_\(code)", trailer: "\n\nThe build script exited with \(code).\n")
+        case .success(.limitExceeded(let hit)):
+            return .finished(.failed, reason: "\(hit.limit)_limit", trailer: "\n\nThe job exceeded its \(hit.message); it was stopped.\n")
         case .success(.signaled(let signal)):
             return .finished(.errored, reason: "signal_\(signal)", trailer: "\n\nThe build script was killed by signal \(signal).\n")
         }

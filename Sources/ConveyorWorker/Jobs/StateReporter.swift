@@ -27,10 +27,12 @@ struct StateReporter: Sendable {
     func startedEvent(at: Int64) -> JobEvent { JobEvent(kind: .started, attempt: attempt, seq: Self.startedSeq, at: at) }
 
     /// `before` (held updates, the log's last parts), the final update, then the queue entry's ack, in
-    /// one pipeline: Redis runs them in that order. Retried whole: every part of it is idempotent.
+    /// one pipeline: Redis runs them in that order. Retried whole: every part of it is idempotent. It
+    /// carries the end of the log, so it is retried until Redis takes it or the worker stops (a Redis
+    /// outage at the end of a job loses no log; see docs/runbook.md).
     func finalPipeline(_ before: [RedisCommand], final event: JobEvent) async throws {
         let commands = before + [command(event), ["XACK", RedisArgument(queueStream), RedisArgument(Groups.workers), RedisArgument(entryID)]]
-        try await retrying(event.kind.rawValue) {
+        try await retrying(event.kind.rawValue, untilCancelled: true) {
             try await context.redis.pipeline(commands).throwingFirstError()
         }
     }
@@ -72,18 +74,22 @@ struct StateReporter: Sendable {
         try await retrying(event.kind.rawValue) { try await context.redis.xadd(context.keys.state, fields: update.fields) }
     }
 
-    private func retrying(_ what: String, _ body: () async throws -> Void) async throws {
-        var failure: (any Error)?
-        for attempt in 1...5 {
+    /// Five tries (200 ms more between each); with `untilCancelled`, on until the task is cancelled,
+    /// at most 2 s apart.
+    private func retrying(_ what: String, untilCancelled: Bool = false, _ body: () async throws -> Void) async throws {
+        var attempt = 0
+        while true {
+            attempt += 1
             do {
                 try await body()
                 return
             } catch {
-                failure = error
-                context.logger.warning("sending \(what) failed; retrying", metadata: ["job": "\(job)", "try": "\(attempt)", "error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(200 * attempt))
+                if attempt >= 5 && (!untilCancelled || Task.isCancelled) { throw error }
+                if attempt <= 5 || attempt % 20 == 0 {
+                    context.logger.warning("sending \(what) failed; retrying", metadata: ["job": "\(job)", "try": "\(attempt)", "error": "\(error)"])
+                }
+                try? await Task.sleep(for: .milliseconds(min(2_000, 200 * attempt)))
             }
         }
-        throw failure ?? WorkerError("sending \(what) failed")
     }
 }

@@ -9,9 +9,14 @@ import Metrics
 /// One attempt's log on its way to `cv:logs`: output is buffered as it arrives (from any thread), then
 /// masked, limited and sent as numbered parts (from 0) every `flushInterval` or `flushBytes`, whichever
 /// comes first. `finish` sends the rest and the final part; `abandon` stops without one.
+///
+/// Nothing is dropped while the worker lives: what Redis has not taken waits in a `LogBacklog`
+/// (bounded memory, then the worker's disk) and is retried with backoff until Redis is back; a batch
+/// that failed is resent as is (same part numbers), so the logs role sees each part once or again,
+/// never a gap. See docs/runbook.md ("Redis outages").
 final class LogStream: @unchecked Sendable {
     // @unchecked Sendable: `pending`, `lastOutput`, `closing`, `abandoned`, `limitHit`, `pump`, `sleeper`, `handOver` and `handedOver` are
-    // only touched with `lock` held; `masker`, `limiter` and `number` only by the pump task.
+    // only touched with `lock` held; `masker`, `limiter`, `number`, `backlog`, `inFlight` and `retry` only by the pump task.
     private let lock = NSLock()
     private var pending: [UInt8] = []
     private var lastOutput = ContinuousClock.now
@@ -27,6 +32,10 @@ final class LogStream: @unchecked Sendable {
     private var masker: SecretMasker
     private var limiter: LogLimiter
     private var number = 0
+    private var backlog: LogBacklog
+    /// Parts made from the backlog's oldest bytes and not yet acknowledged by Redis.
+    private var inFlight: Batch?
+    private var retry = RetryClock()
 
     let job: Int64
     let attempt: Int
@@ -36,10 +45,11 @@ final class LogStream: @unchecked Sendable {
     let flushBytes: Int
     let logger: Logger
     let maxBytes: Int
-    private let parts = Counter(label: "conveyor_log_parts_total")
-    private let bytes = Counter(label: "conveyor_log_bytes_total")
+    private let parts = Counter(label: "conveyor_worker_log_parts_sent_total")
+    private let bytes = Counter(label: "conveyor_worker_log_bytes_sent_total")
 
-    init(job: Int64, attempt: Int, context: NodeContext, secrets: [String], maxBytes: Int) {
+    init(job: Int64, attempt: Int, context: NodeContext, secrets: [String], maxBytes: Int,
+         memoryLimit: Int = LogStream.defaultMemoryLimit) {
         self.job = job
         self.attempt = attempt
         redis = context.redis
@@ -50,7 +60,14 @@ final class LogStream: @unchecked Sendable {
         masker = SecretMasker(secrets: secrets)
         limiter = LogLimiter(maxBytes: maxBytes)
         self.maxBytes = maxBytes
+        backlog = LogBacklog(memoryLimit: memoryLimit,
+                             spillPath: context.settings.workDirectory + "/log-spill/\(job)-\(attempt)-\(UUID().uuidString.prefix(8)).log")
     }
+
+    /// Bytes of unsent log kept in memory before the rest goes to disk.
+    static let defaultMemoryLimit = 1_048_576
+    /// Most bytes one pipeline sends (as parts of `flushBytes`).
+    private var batchBytes: Int { flushBytes * 64 }
 
     /// Starts sending. The pump is an unstructured task so that a cancelled job still delivers its log.
     func start() {
@@ -125,26 +142,22 @@ final class LogStream: @unchecked Sendable {
                 defer { pending = [] }
                 return (pending, closing, false)
             }
-            if stop { return }
-            if let trailer {
-                var out = process(chunk)
-                out += limiter.accept(masker.flush())
-                out += limiter.finish()
-                out += trailer
-                if lock.withLock({ handOver }) {
-                    let (pieces, commands) = parts(of: out, final: true)
-                    self.parts.increment(by: Int64(pieces.count))
-                    bytes.increment(by: Int64(out.count))
-                    lock.withLock { handedOver = commands }
-                } else {
-                    await send(out, final: true)
-                }
-                return
-            }
+            if stop { return await backlog.discard() }
             if !chunk.isEmpty {
-                await send(process(chunk), final: false)
+                await backlog.append(process(chunk))
                 lastFlush = .now
             }
+            if let trailer {
+                await backlog.append(limiter.accept(masker.flush()) + limiter.finish() + trailer)
+                if lock.withLock({ handOver }) {
+                    let commands = await handOverAll()
+                    lock.withLock { handedOver = commands }
+                } else {
+                    await sendAll()
+                }
+                return await backlog.discard()
+            }
+            if retry.due, inFlight != nil || !backlog.isEmpty { _ = await sendBatch(final: false) }
             await nap(.milliseconds(20))
         }
     }
@@ -181,7 +194,7 @@ final class LogStream: @unchecked Sendable {
     }
 
     /// Numbers `content` as parts of at most `flushBytes` (the last one final when `final`).
-    private func parts(of content: [UInt8], final: Bool) -> ([LogPart], [RedisCommand]) {
+    private func parts(of content: [UInt8], final: Bool) -> [LogPart] {
         var pieces: [LogPart] = []
         var offset = 0
         repeat {
@@ -191,24 +204,101 @@ final class LogStream: @unchecked Sendable {
             number += 1
             offset = end
         } while offset < content.count
-        return (pieces, pieces.map { RedisClient.xaddCommand(stream, fields: $0.fields) })
+        return pieces
     }
 
-    /// Splits into parts of at most `flushBytes` and sends them in one pipeline, retrying a few times.
-    private func send(_ content: [UInt8], final: Bool) async {
-        if content.isEmpty && !final { return }
-        let (pieces, commands) = parts(of: content, final: final)
-        for attempt in 1...5 {
-            do {
-                try await redis.pipeline(commands).throwingFirstError()
-                parts.increment(by: Int64(pieces.count))
-                bytes.increment(by: Int64(content.count))
-                return
-            } catch {
-                logger.warning("could not send log parts; retrying", metadata: ["job": "\(job)", "try": "\(attempt)", "error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(200 * attempt))
+    /// Parts ready to go, and how many backlog bytes they carry.
+    private struct Batch {
+        var commands: [RedisCommand]
+        var parts: Int
+        var bytes: Int
+        var final: Bool
+    }
+
+    /// The next batch from the oldest backlog bytes (the final part when they are the last and `final`).
+    private func nextBatch(final: Bool) async -> Batch {
+        if let inFlight { return inFlight }
+        let content = await backlog.peek(max: batchBytes)
+        let last = final && content.count == backlog.count
+        let pieces = parts(of: content, final: last)
+        let batch = Batch(commands: pieces.map { RedisClient.xaddCommand(stream, fields: $0.fields) },
+                          parts: pieces.count, bytes: content.count, final: last)
+        inFlight = batch
+        return batch
+    }
+
+    /// Sends one batch; on failure keeps it for the next try (same part numbers) and backs off.
+    private func sendBatch(final: Bool) async -> Bool {
+        let batch = await nextBatch(final: final)
+        do {
+            try await redis.pipeline(batch.commands).throwingFirstError()
+        } catch {
+            let wait = retry.failed()
+            if retry.failures == 1 || retry.failures % 20 == 0 {
+                logger.warning("could not send log parts; keeping them and retrying", metadata: [
+                    "job": "\(job)", "tries": "\(retry.failures)", "unsent_bytes": "\(backlog.count)",
+                    "spilled_bytes": "\(backlog.spilled)", "next_try_ms": "\(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)",
+                    "error": "\(error)"])
+            }
+            return false
+        }
+        if retry.failures > 0 {
+            logger.info("log parts flowing again", metadata: ["job": "\(job)", "after_tries": "\(retry.failures)"])
+        }
+        retry.succeeded()
+        inFlight = nil
+        await backlog.drop(batch.bytes)
+        parts.increment(by: Int64(batch.parts))
+        bytes.increment(by: Int64(batch.bytes))
+        return true
+    }
+
+    /// Sends everything, the last part final, retrying until Redis takes it or the attempt is abandoned.
+    private func sendAll() async {
+        while !lock.withLock({ abandoned }) {
+            let final = await nextBatch(final: true).final
+            if await sendBatch(final: true) {
+                if final { return }
+            } else {
+                try? await Task.sleep(for: retry.wait)
             }
         }
-        logger.error("log parts lost", metadata: ["job": "\(job)", "first": "\(pieces[0].number)", "count": "\(pieces.count)"])
+    }
+
+    /// Everything not sent, as `XADD`s (the last part final), for the caller's final pipeline.
+    private func handOverAll() async -> [RedisCommand] {
+        var commands = inFlight?.commands ?? []
+        var carried = (inFlight?.parts ?? 0, inFlight?.bytes ?? 0)
+        if let inFlight { await backlog.drop(inFlight.bytes) }
+        inFlight = nil
+        // The rest ends with the final part (an empty one when nothing is left).
+        let rest = await backlog.takeAll()
+        let pieces = parts(of: rest, final: true)
+        commands += pieces.map { RedisClient.xaddCommand(stream, fields: $0.fields) }
+        carried.0 += pieces.count
+        carried.1 += rest.count
+        parts.increment(by: Int64(carried.0))
+        bytes.increment(by: Int64(carried.1))
+        return commands
+    }
+}
+
+/// Backoff between tries to send a log: 100 ms doubling to 2 s, forever.
+private struct RetryClock {
+    private(set) var failures = 0
+    private var notBefore = ContinuousClock.now
+
+    var wait: Duration { failures == 0 ? .zero : .milliseconds(min(2_000, 100 << min(failures - 1, 5))) }
+    var due: Bool { ContinuousClock.now >= notBefore }
+
+    mutating func failed() -> Duration {
+        failures += 1
+        notBefore = .now + wait
+        return wait
+    }
+
+    mutating func succeeded() {
+        failures = 0
+        notBefore = .now
     }
 }

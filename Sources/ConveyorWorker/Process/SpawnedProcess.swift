@@ -8,6 +8,23 @@ import Glibc
 /// One dedicated thread per process polls the pipe, delivers output in order, reaps the child with
 /// `waitpid(WNOHANG)` and enforces the SIGKILL deadline after a `terminate`. When the child exits, what
 /// is left of its group is killed, so no stray process outlives the job.
+/// Hands the spawned process (or the failure) from the spawning thread to the caller.
+private final class SpawnHandoff: @unchecked Sendable {
+    // @unchecked Sendable: `value` is written once before `ready` is signalled and read after it.
+    private let ready = DispatchSemaphore(value: 0)
+    private var value: Result<SpawnedProcess?, any Error> = .success(nil)
+
+    func put(_ result: Result<SpawnedProcess?, any Error>) {
+        value = result
+        ready.signal()
+    }
+
+    func take() throws -> SpawnedProcess? {
+        ready.wait()
+        return try value.get()
+    }
+}
+
 final class SpawnedProcess: @unchecked Sendable {
     // @unchecked Sendable: `reaped`, `killAt`, `outcome` and `waiters` are only touched with `lock`
     // held; the pipe's read end is only used by the reader thread.
@@ -23,26 +40,36 @@ final class SpawnedProcess: @unchecked Sendable {
     }
 
     /// Starts `arguments[0]` (an absolute path) with exactly `environment`.
+    ///
+    /// The child is spawned by the thread that then watches it: a parent-death signal (bwrap's
+    /// `--die-with-parent`) fires when the spawning *thread* ends, and pool threads come and go.
     static func spawn(_ arguments: [String], environment: [String: String],
                       output: @escaping @Sendable ([UInt8]) -> Void) throws -> SpawnedProcess {
-        var fds: [Int32] = [-1, -1]
-        let pid: pid_t = try SpawnLock.lock.withLock {
-            guard pipe(&fds) == 0 else { throw ExecutorError("pipe failed: \(String(cString: strerror(errno)))") }
-            _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
-            defer { close(fds[1]) }
-            do {
-                return try SpawnCall.spawn(arguments, environment: environment, outputFD: fds[1])
-            } catch {
-                close(fds[0])
-                throw error
+        let spawned = SpawnHandoff()
+        let thread = Thread {
+            var fds: [Int32] = [-1, -1]
+            let result = Result { () throws -> pid_t in
+                try SpawnLock.lock.withLock {
+                    guard pipe(&fds) == 0 else { throw ExecutorError("pipe failed: \(String(cString: strerror(errno)))") }
+                    _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+                    _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+                    defer { close(fds[1]) }
+                    do {
+                        return try SpawnCall.spawn(arguments, environment: environment, outputFD: fds[1])
+                    } catch {
+                        close(fds[0])
+                        throw error
+                    }
+                }
             }
+            guard case .success(let pid) = result else { return spawned.put(result.map { _ in nil }) }
+            let process = SpawnedProcess(pid: pid)
+            spawned.put(.success(process))
+            process.pump(fds[0], output: output)
         }
-        let process = SpawnedProcess(pid: pid)
-        let readFD = fds[0]
-        let thread = Thread { process.pump(readFD, output: output) }
-        thread.name = "job-process-\(pid)"
+        thread.name = "job-process"
         thread.start()
+        guard let process = try spawned.take() else { throw ExecutorError("could not start \(arguments.first ?? "")") }
         return process
     }
 

@@ -7,12 +7,13 @@ enum ExecutorFactory {
         switch settings.executor {
         case "local":
             let kind: Sandbox.Kind = settings.sandbox == "none" ? .none : .bubblewrap(network: settings.sandboxNetwork)
-            return LocalExecutor(root: settings.workDirectory, sandbox: Sandbox(kind: kind))
+            return LocalExecutor(root: settings.workDirectory, sandbox: Sandbox(kind: kind, uidBase: settings.sandboxUIDBase, uidCount: settings.sandboxUIDCount,
+                                                                                denyNetworks: settings.sandboxDenyNetworks, nodeID: settings.nodeID))
         case "noop":
             return NoopExecutor()
         case "ssh":
             guard let host = settings.sshHost else { throw WorkerError("executor ssh needs ssh_host") }
-            return SSHExecutor(target: try target(settings, host: host))
+            return SSHExecutor(target: try target(settings, host: host), buildUser: settings.sshBuildUser)
         case "libvirt":
             guard !settings.libvirtDomains.isEmpty else { throw WorkerError("executor libvirt needs libvirt_domains, one per slot") }
             guard settings.libvirtDomains.count >= settings.workerSlots else {

@@ -28,7 +28,10 @@ public struct WorkerService: Service {
     public func run() async throws {
         let settings = context.settings
         let executor = try self.executor ?? ExecutorFactory.make(settings)
-        try await Self.prepare(executor)
+        for warning in try await Self.prepare(executor) {
+            context.logger.warning("sandbox: \(warning)")
+            context.status.addWarning("sandbox: \(warning)")
+        }
         let streams = settings.workerQueues.map { context.keys.queue($0) }
         for stream in streams { try await context.redis.ensureGroup(stream, group: Groups.workers) }
         try await PendingRecovery(context: context, streams: streams).run()
@@ -88,17 +91,10 @@ public struct WorkerService: Service {
         }
     }
 
-    /// Fails the service at start when the executor cannot work here (e.g. bwrap without namespaces).
-    static func prepare(_ executor: any Executor) async throws {
-        guard let local = executor as? LocalExecutor else { return }
-        try await local.sandbox.probe()
-        let root = local.root
-        try await offPool("worker-prepare") {
-            do {
-                try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-            } catch {
-                throw WorkerError("work directory \(root) cannot be created: \(error)")
-            }
-        }
+    /// Fails the service at start when the executor cannot work here (e.g. bwrap without namespaces);
+    /// returns what works only in a weaker form (no cgroups, no network firewall).
+    static func prepare(_ executor: any Executor) async throws -> [String] {
+        guard let local = executor as? LocalExecutor else { return [] }
+        return try await local.prepare()
     }
 }

@@ -1,28 +1,27 @@
-import ConveyorRedis
-import ConveyorTesting
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A `redis-server` of a test's own, on a free loopback port, that the test may kill and restart
-/// (the shared server of `scripts/services.sh start` must never be disturbed).
-final class PrivateRedis: @unchecked Sendable {
+/// (the shared server of `scripts/services.sh start` must never be disturbed). Shared by the Redis
+/// client's reconnect tests and the worker's log-buffering tests.
+public final class PrivateRedis: @unchecked Sendable {
     // @unchecked Sendable: `process` is only touched by the one test that owns this server, sequentially.
-    let port: Int
+    public let port: Int
     private var process: ChildProcess?
     private let directory: URL
 
-    var url: String { "redis://127.0.0.1:\(port)/0" }
+    public var url: String { "redis://127.0.0.1:\(port)/0" }
 
-    init() throws {
+    public init() throws {
         port = try freeLoopbackPort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("cv-redis-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
     /// Starts the server and waits until it accepts connections.
-    func start() async throws {
+    public func start() async throws {
         guard let binary = which("redis-server") else {
             throw TestSetupError("redis-server not found on PATH; install it with scripts/install-deps.sh (needed by \(TestEnvironment.startCommand) too)")
         }
@@ -38,14 +37,14 @@ final class PrivateRedis: @unchecked Sendable {
     }
 
     /// SIGKILL: the server vanishes without closing its sockets politely.
-    func kill() async {
+    public func kill() async {
         guard let p = process else { return }
         process = nil
         p.signal(SIGKILL)
         _ = await p.wait()
     }
 
-    func stop() async {
+    public func stop() async {
         await kill()
         try? FileManager.default.removeItem(at: directory)
     }
