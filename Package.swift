@@ -128,6 +128,11 @@ let package = Package(
         .testTarget(name: "ConveyorHubTests", dependencies: ["ConveyorHub", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorSecretsTests", dependencies: ["ConveyorSecrets", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorLogsTests", dependencies: ["ConveyorLogs", "ConveyorTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ConveyorWebTests", dependencies: [
+            "ConveyorWeb", "ConveyorLogs", "ConveyorTesting",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorIntegrationTests", dependencies: [
             "ConveyorNode", "ConveyorTesting",
         ], swiftSettings: swiftSettings),

@@ -3,6 +3,8 @@
 # injected while they run — SIGKILL of a worker node and of a hub/logs node, SIGSTOP past the lease,
 # Redis and PostgreSQL restarts — with the cluster's invariants checked after each.
 #   scripts/chaos.sh            (CONVEYOR_CHAOS_BIN=path/to/conveyor to test another build)
+#   scripts/chaos.sh failover   the failover scenarios (issue 24): Sentinel, Redis emptied, PostgreSQL standby promoted
+#   scripts/chaos.sh all        both suites, one after the other
 # Last line: "chaos: N passed, M failed"; exits non-zero on any violation.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,7 +19,15 @@ if ! command -v redis-server >/dev/null || ! compgen -G '/usr/lib/postgresql/*/b
 fi
 export CONVEYOR_CHAOS_BIN="$BIN"
 # The driver kills everything it started on exit; make sure it gets the signal too.
-python3 "$ROOT/scripts/chaos/chaos.py" "$@" &
-DRIVER=$!
-trap 'kill -TERM $DRIVER 2>/dev/null; wait $DRIVER' INT TERM
-wait $DRIVER
+run() {
+  python3 "$ROOT/scripts/chaos/$1" &
+  DRIVER=$!
+  trap 'kill -TERM $DRIVER 2>/dev/null; wait $DRIVER' INT TERM
+  wait $DRIVER
+}
+case "${1:-}" in
+  failover) command -v redis-sentinel >/dev/null || { echo "chaos: redis-sentinel missing; run scripts/install-deps.sh" >&2; exit 2; }
+            run failover.py ;;
+  all)      status=0; run chaos.py || status=$?; run failover.py || status=$?; exit $status ;;
+  *)        run chaos.py ;;
+esac

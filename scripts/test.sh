@@ -5,6 +5,7 @@
 # Without arguments it then runs the cluster-level suites on real node processes:
 #   scripts/test-ops.sh (headless Chromium on the web UI, a real Prometheus on every dashboard panel)
 #   scripts/chaos.sh    (nodes killed, stopped and restarted mid-build; invariants checked)
+#   scripts/chaos.sh failover (Sentinel failover, Redis emptied, PostgreSQL standby promoted; "all" runs both)
 #   scripts/security.sh (hostile builds against the sandbox; docs/security.md)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -25,6 +26,6 @@ swift test --skip-build "$@"
 if [[ $# -eq 0 ]]; then
   echo "test: cluster suites"
   bash scripts/test-ops.sh
-  bash scripts/chaos.sh
+  bash scripts/chaos.sh all
   bash scripts/security.sh
 fi

@@ -12,6 +12,10 @@ public struct Keys: Sendable, Hashable {
     public var queuesSet: String { "\(prefix):queues" }
     public var ownersWaiting: String { "\(prefix):owners:waiting" }
     public var nodesSet: String { "\(prefix):nodes" }
+    /// Redis's epoch: missing or behind PostgreSQL's record means Redis lost writes (docs/runbook.md).
+    public var epoch: String { "\(prefix):epoch" }
+    /// Held by the one node rebuilding Redis from PostgreSQL.
+    public var repairLock: String { "\(prefix):repair:lock" }
 
     public func queue(_ name: String) -> String { "\(prefix):queue:\(name)" }
     public func dead(_ stream: String) -> String { "\(prefix):dead:\(stream.dropPrefix("\(prefix):"))" }

@@ -5,6 +5,9 @@ import Foundation
 public struct Settings: Sendable {
     public var redisURL = "redis://127.0.0.1:6379/0"
     public var postgresURL = "postgres://conveyor@127.0.0.1:5432/conveyor"
+    /// Sentinels to ask for the Redis master (docs/redis.md#sentinel); or use a redis+sentinel:// URL.
+    public var redisSentinels: [String] = []
+    public var redisMasterName: String?
     public var nodeID = Settings.defaultNodeID()
     public var roles: Set<Role> = Set(Role.allCases)
     public var keyPrefix = "cv"
@@ -14,6 +17,13 @@ public struct Settings: Sendable {
     public var publicURL: String?
     public var apiToken: String?
     public var webhookSecret: String?
+    /// Development only: lets the web role start without `apiToken`, every call then open (docs/api.md#authentication).
+    public var insecureNoAuth = false
+    /// Live streams (SSE and /ws) a web node serves at once, and events buffered per stream.
+    public var maxStreamSubscribers = 512
+    public var streamBufferEvents = 2000
+    /// How long webhook delivery ids are kept for de-duplication.
+    public var webhookDeliveryRetentionHours = 168
     /// The cluster key sealing secrets at rest (docs/security.md): base64 of 32 bytes, or read from
     /// `secretsKeyFile`; `secretsKeyPrevious` only opens, during a rotation.
     public var secretsKey: String?

@@ -52,6 +52,8 @@ extension SettingOption {
     /// Every option, in the order `config/conveyor.yml` documents them.
     public static let all: [SettingOption] = [
         .init("redis_url", "Redis URL: redis://[:password@]host:port/db") { $0.redisURL = $1 },
+        .init("redis_sentinels", "Redis Sentinels host:port,host:port: the master is asked of them (redis_url keeps the credentials and database)") { $0.redisSentinels = list($1) },
+        .init("redis_master_name", "name of the master the Sentinels monitor (with redis_sentinels)") { $0.redisMasterName = optional($1) },
         .init("postgres_url", "PostgreSQL URL: postgres://user[:password]@host:port/db") { $0.postgresURL = $1 },
         .init("node_id", "stable node id, also the consumer name in every group (default: hostname-pid)") { $0.nodeID = $1 },
         .init("roles", "roles this node runs: all, or a list of web,gatekeeper,scheduler,worker,hub,logs,reaper") { s, v throws(SettingsError) in s.roles = try Role.parse(v) },
@@ -62,6 +64,10 @@ extension SettingOption {
         .init("public_url", "URL of the web UI as users reach it (links in notifications)") { $0.publicURL = optional($1) },
         .init("api_token", "bearer token required by write API calls and the CLI") { $0.apiToken = optional($1) },
         .init("webhook_secret", "global GitHub webhook secret, used when a repository has none") { $0.webhookSecret = optional($1) },
+        .init("insecure_no_auth", "development only: let the web role start without api_token, leaving every API call open") { s, v throws(SettingsError) in s.insecureNoAuth = try bool("insecure_no_auth", v) },
+        .init("max_stream_subscribers", "live streams (SSE and /ws) one web node serves at once; more get 503") { s, v throws(SettingsError) in s.maxStreamSubscribers = try int("max_stream_subscribers", v, min: 1) },
+        .init("stream_buffer_events", "events buffered per live stream; a slower client is told to reconnect") { s, v throws(SettingsError) in s.streamBufferEvents = try int("stream_buffer_events", v, min: 16) },
+        .init("webhook_delivery_retention_hours", "how long webhook delivery ids are kept to answer redeliveries as duplicates") { s, v throws(SettingsError) in s.webhookDeliveryRetentionHours = try int("webhook_delivery_retention_hours", v, min: 1) },
         .init("secrets_key", "cluster key sealing repository private keys and secret env vars: base64 of 32 random bytes (docs/security.md)") { $0.secretsKey = optional($1) },
         .init("secrets_key_file", "file holding secrets_key (read at start)") { $0.secretsKeyFile = optional($1) },
         .init("secrets_key_previous", "the cluster key before a rotation: only opens, until `conveyor secrets rotate-key` has re-sealed") { $0.secretsKeyPrevious = optional($1) },

@@ -7,6 +7,16 @@ public struct SlotBook: Sendable {
     let keys: Keys
     let scripts: LuaScripts
     let settings: Settings
+    /// Rebuilds Redis when admission finds it gated (`NodeContext.slots` sets it; nil leaves the gate shut).
+    let repair: (@Sendable () async throws -> Void)?
+
+    public init(redis: RedisClient, keys: Keys, scripts: LuaScripts, settings: Settings, repair: (@Sendable () async throws -> Void)? = nil) {
+        self.redis = redis
+        self.keys = keys
+        self.scripts = scripts
+        self.settings = settings
+        self.repair = repair
+    }
 
     public struct WaitingJob: Sendable {
         public var job: Int64
@@ -112,17 +122,27 @@ public struct SlotBook: Sendable {
         public var max: Int
         public var expired: Int
         public var blocked: [(job: Int64, reason: String)]
+        /// Nothing was admitted because `cv:epoch` is missing (Redis lost its data, not yet rebuilt).
+        public var gated: Bool = false
     }
 
     /// Runs the admission script for one owner.
     public func admit(owner: String, nowMillis: Int64, scanLimit: Int = 500) async throws -> Admission {
-        let reply = try await redis.evaluate(scripts.admit, keys: admitKeys(owner), args: admitArguments(nowMillis: nowMillis, scanLimit: scanLimit))
-        return try Self.admission(from: reply)
+        try await admit(owners: [owner], nowMillis: nowMillis, scanLimit: scanLimit)[0]
     }
 
     /// Runs the admission script once per owner, all in one pipeline (each call is still atomic on
     /// its owner's keys). The result is in `owners` order.
+    /// Admission is gated while `cv:epoch` is missing: the first admission that finds it so runs the
+    /// repair (`RedisRepair`; on a cluster's first start that only writes the epoch), then tries again.
     public func admit(owners: [String], nowMillis: Int64, scanLimit: Int = 500) async throws -> [Admission] {
+        let first = try await admitOnce(owners: owners, nowMillis: nowMillis, scanLimit: scanLimit)
+        guard first.contains(where: \.gated), let repair else { return first }
+        _ = try await repair()
+        return try await admitOnce(owners: owners, nowMillis: nowMillis, scanLimit: scanLimit)
+    }
+
+    private func admitOnce(owners: [String], nowMillis: Int64, scanLimit: Int) async throws -> [Admission] {
         let args = admitArguments(nowMillis: nowMillis, scanLimit: scanLimit)
         let replies = try await redis.evaluateMany(scripts.admit, calls: owners.map { (keys: admitKeys($0), args: args) })
         return try replies.map { reply in
@@ -132,7 +152,8 @@ public struct SlotBook: Sendable {
     }
 
     private func admitKeys(_ owner: String) -> [RedisArgument] {
-        [RedisArgument(keys.waiting(owner)), RedisArgument(keys.running(owner)), RedisArgument(keys.limits(owner)), RedisArgument(keys.jobInfo(owner))]
+        [RedisArgument(keys.waiting(owner)), RedisArgument(keys.running(owner)), RedisArgument(keys.limits(owner)), RedisArgument(keys.jobInfo(owner)),
+         RedisArgument(keys.epoch)]
     }
 
     private func admitArguments(nowMillis: Int64, scanLimit: Int) -> [RedisArgument] {
@@ -149,6 +170,7 @@ public struct SlotBook: Sendable {
             return (id, String(s[1]))
         }
         return Admission(admitted: (parts[0].array ?? []).compactMap { $0.int }, waiting: Int(parts[1].int ?? 0),
-                         running: Int(parts[2].int ?? 0), max: Int(parts[3].int ?? 0), expired: Int(parts[4].int ?? 0), blocked: blocked)
+                         running: Int(parts[2].int ?? 0), max: Int(parts[3].int ?? 0), expired: Int(parts[4].int ?? 0), blocked: blocked,
+                         gated: parts.count > 6 && parts[6].int == 1)
     }
 }

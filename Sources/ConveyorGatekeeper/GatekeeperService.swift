@@ -142,7 +142,7 @@ public struct GatekeeperService: Service {
                                           keepSecureValuesSealed: true, overrides: request.configOverride)
             }
         }
-        let expanded: ExpandedBuild
+        var expanded: ExpandedBuild
         switch evaluated {
         case nil:
             // Running it again would take as long: errored, acknowledged, never retried.

@@ -52,6 +52,7 @@ public enum Node {
         if roles.contains(.logs) { services.append(LogsService(context: context, archive: archive)) }
         if roles.contains(.reaper) { services.append(ReaperService(context: context)) }
         if roles.contains(.web) {
+            try WebService.checkSettings(settings)
             services.append(WebService(context: context, logStore: LogStore(context: context, archive: archive), metricsText: metricsText))
             services.append(ClusterGauges(context: context, interval: .seconds(10)))
         } else {

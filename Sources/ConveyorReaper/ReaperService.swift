@@ -16,10 +16,27 @@ public struct ReaperService: Service {
 
     public func run() async throws {
         let interval = Duration.milliseconds(Int(context.settings.sweepIntervalSeconds * 1000))
+        var masterChanges = context.redis.endpoint.masterChanges
         await RoleRunner("reaper pass", logger: context.logger, every: interval).run {
+            // First: a Redis that lost writes is rebuilt before anything is reconciled against it.
+            let changes = context.redis.endpoint.masterChanges
+            try await checkEpoch(failover: changes != masterChanges)
+            masterChanges = changes
             try await reclaimQueues()
             try await reconcile()
             try await cleanUpNodes()
+        }
+    }
+
+    /// Repairs Redis when its epoch is missing or behind, or after a failover (a promoted replica
+    /// may lack the last writes even when its epoch is current); otherwise advances the epoch.
+    public func checkEpoch(failover: Bool) async throws {
+        let epoch = RedisEpoch(context: context)
+        let status = try await epoch.check()
+        if status.needsRepair || failover {
+            _ = try await RedisRepair(context: context).repair(reason: failover ? "Redis master changed (\(status))" : "epoch \(status)")
+        } else {
+            try await epoch.advance()
         }
     }
 

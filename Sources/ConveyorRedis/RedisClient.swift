@@ -22,6 +22,9 @@ public final class RedisClient: Sendable {
     }
 
     public let configuration: Configuration
+    /// The server or Sentinel-named master every connection of this client uses.
+    public let endpoint: RedisEndpoint
+    private let watcher: SentinelWatcher?
     private let connections: [RedisConnection]
     /// The pool's round-robin cursor.
     private let next = Atomic<Int>(0)
@@ -32,8 +35,11 @@ public final class RedisClient: Sendable {
     public init(configuration: Configuration, logger: Logger = Logger(label: "conveyor.redis")) {
         self.configuration = configuration
         self.logger = logger
+        let endpoint = RedisEndpoint(url: configuration.url, logger: logger)
+        self.endpoint = endpoint
+        watcher = configuration.url.sentinel == nil ? nil : SentinelWatcher(endpoint: endpoint, logger: logger)
         connections = (0..<max(1, configuration.poolSize)).map { i in
-            RedisConnection(url: configuration.url, name: "redis-\(i)", connectTimeout: configuration.connectTimeout,
+            RedisConnection(endpoint: endpoint, name: "redis-\(i)", connectTimeout: configuration.connectTimeout,
                             commandTimeout: configuration.commandTimeout, logger: logger)
         }
     }
@@ -71,11 +77,12 @@ public final class RedisClient: Sendable {
 
     /// A connection of its own, for blocking reads; the caller closes it.
     public func dedicatedConnection(name: String) -> RedisConnection {
-        RedisConnection(url: configuration.url, name: name, connectTimeout: configuration.connectTimeout,
+        RedisConnection(endpoint: endpoint, name: name, connectTimeout: configuration.connectTimeout,
                         commandTimeout: configuration.commandTimeout, logger: logger)
     }
 
     public func close() async {
+        watcher?.stop()
         for connection in connections { await connection.close() }
     }
 

@@ -34,11 +34,14 @@ public final class RedisConnection: Sendable {
     /// contended, it makes the confinement checkable).
     private struct Link: ~Copyable {
         let handle = RedisContextHandle()
+        /// The endpoint generation the open socket belongs to (see `RedisEndpoint`).
+        var connectedGeneration = 0
         var backoff = Backoff(initial: .milliseconds(50), maximum: .seconds(2))
         var nextAttempt: ContinuousClock.Instant = .now
     }
 
-    public let url: RedisURL
+    public var url: RedisURL { endpoint.url }
+    let endpoint: RedisEndpoint
     public let connectTimeout: Duration
     public let commandTimeout: Duration
     private let thread: DedicatedThread
@@ -46,9 +49,14 @@ public final class RedisConnection: Sendable {
     private let link = Mutex(Link())
     private let logger: Logger
 
-    public init(url: RedisURL, name: String, connectTimeout: Duration = .seconds(2),
-                commandTimeout: Duration = .seconds(5), logger: Logger = Logger(label: "conveyor.redis")) {
-        self.url = url
+    public convenience init(url: RedisURL, name: String, connectTimeout: Duration = .seconds(2),
+                            commandTimeout: Duration = .seconds(5), logger: Logger = Logger(label: "conveyor.redis")) {
+        self.init(endpoint: RedisEndpoint(url: url, logger: logger), name: name, connectTimeout: connectTimeout,
+                  commandTimeout: commandTimeout, logger: logger)
+    }
+
+    init(endpoint: RedisEndpoint, name: String, connectTimeout: Duration, commandTimeout: Duration, logger: Logger) {
+        self.endpoint = endpoint
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout
         self.thread = DedicatedThread(name: name)
@@ -127,17 +135,23 @@ public final class RedisConnection: Sendable {
         // Requests with their own timeout (blocking reads) go alone; the rest share one pipeline.
         var shared: [Request] = []
         for request in batch {
-            if request.timeout != nil { run([request], link.handle) } else { shared.append(request) }
+            if request.timeout != nil { run([request], &link) } else { shared.append(request) }
         }
-        if !shared.isEmpty { run(shared, link.handle) }
+        if !shared.isEmpty { run(shared, &link) }
     }
 
-    private func run(_ requests: [Request], _ handle: RedisContextHandle) {
+    private func run(_ requests: [Request], _ link: inout Link) {
+        let handle = link.handle
         let custom = requests.count == 1 ? requests[0].timeout : nil
         if let custom { handle.setTimeout(custom) }
         defer { if custom != nil { handle.setTimeout(commandTimeout) } }
         do {
             let replies = try handle.execute(requests.map(\.commands))
+            // A demoted master answers writes with READONLY: find the new one for the next request.
+            if replies.contains(where: { if case .error(let m) = $0 { m.hasPrefix("READONLY") } else { false } }) {
+                handle.close()
+                endpoint.invalidate(seen: link.connectedGeneration, reason: "READONLY reply")
+            }
             if requests.count == 1 {
                 requests[0].continuation.resume(returning: replies)
                 return
@@ -155,15 +169,22 @@ public final class RedisConnection: Sendable {
     }
 
     private func ensureConnected(_ link: inout Link) throws(RedisError) {
-        if link.handle.isConnected { return }
+        let generation = endpoint.generation
+        if link.handle.isConnected && link.connectedGeneration == generation { return }
+        link.handle.close()
         let now = ContinuousClock.now
-        if now < link.nextAttempt {
+        // A master switch announced since the last failure is worth trying at once.
+        if now < link.nextAttempt && generation == link.connectedGeneration {
             throw RedisError(code: .connectionLost, message: "\(url) unreachable; next reconnect attempt in \(link.nextAttempt - now)")
         }
         do {
-            try link.handle.connect(url: url, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+            let target = try endpoint.resolve(connectTimeout: connectTimeout)
+            try link.handle.connect(url: target.url, connectTimeout: connectTimeout, commandTimeout: commandTimeout,
+                                    checkMaster: url.sentinel != nil)
+            link.connectedGeneration = target.generation
             link.backoff.reset()
         } catch {
+            link.connectedGeneration = generation
             link.nextAttempt = ContinuousClock.now + link.backoff.next()
             throw error
         }

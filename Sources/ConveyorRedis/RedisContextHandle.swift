@@ -8,8 +8,10 @@ final class RedisContextHandle {
 
     var isConnected: Bool { context != nil }
 
-    /// Connects, authenticates and selects the database. Throws `connectFailed` with hiredis's message.
-    func connect(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration) throws(RedisError) {
+    /// Connects, authenticates and selects the database; with `checkMaster`, also asks `ROLE` and
+    /// refuses a server that is not a master (a Sentinel's answer may be stale during a failover).
+    /// Throws `connectFailed` with hiredis's message.
+    func connect(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration, checkMaster: Bool = false) throws(RedisError) {
         close()
         guard let ctx = redisConnectWithTimeout(url.host, Int32(url.port), Self.timeval(connectTimeout)) else {
             throw RedisError(code: .connectFailed, message: "cannot allocate redis context")
@@ -22,7 +24,7 @@ final class RedisContextHandle {
         context = ctx
         _ = redisSetTimeout(ctx, Self.timeval(commandTimeout))
         _ = redisEnableKeepAlive(ctx)
-        do {
+        do throws(RedisError) {
             if let password = url.password {
                 var auth = [Array("AUTH".utf8)]
                 if let user = url.user { auth.append(Array(user.utf8)) }
@@ -31,6 +33,11 @@ final class RedisContextHandle {
             }
             if url.database != 0 {
                 try execute([[Array("SELECT".utf8), Array(String(url.database).utf8)]])[0].throwingError()
+            }
+            if checkMaster {
+                let role = try execute([[Array("ROLE".utf8)]])[0].throwingError()
+                let name = role.array?.first?.string ?? "?"
+                if name != "master" { throw RedisError(code: .connectFailed, message: "ROLE is \(name), not master (failover in progress?)") }
             }
         } catch {
             close()
@@ -75,6 +82,25 @@ final class RedisContextHandle {
             freeReplyObject(raw)
         }
         return replies
+    }
+
+    /// Reads one more reply (a pub/sub message) without sending anything.
+    func readReply() throws(RedisError) -> RedisValue {
+        guard let ctx = context else { throw RedisError(code: .connectionLost, message: "not connected") }
+        var raw: UnsafeMutableRawPointer?
+        if redisGetReply(ctx, &raw) != REDIS_OK || raw == nil { throw failure(ctx) }
+        defer { freeReplyObject(raw) }
+        return Self.convert(raw!.assumingMemoryBound(to: redisReply.self))
+    }
+
+    /// Whether a reply is buffered or the socket turns readable within `timeout` (so a
+    /// subscriber can wait in short steps and still notice it should stop).
+    func waitReadable(_ timeout: Duration) -> Bool {
+        guard let ctx = context else { return false }
+        if let reader = ctx.pointee.reader, reader.pointee.pos < reader.pointee.len { return true }
+        var descriptor = pollfd(fd: Int32(ctx.pointee.fd), events: Int16(POLLIN), revents: 0)
+        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        return poll(&descriptor, 1, milliseconds) > 0
     }
 
     func close() {

@@ -34,6 +34,7 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     public var isTransient: Bool {
         code == .connectionLost || code == .connectFailed || code == .timeout
             || serverPrefix == "LOADING" || serverPrefix == "BUSY" || serverPrefix == "TRYAGAIN"
+            || serverPrefix == "READONLY" || serverPrefix == "MASTERDOWN"
     }
 
     public var description: String { "redis \(code): \(message)" }

@@ -20,6 +20,11 @@ public struct OwnerQueueReport: Sendable, Encodable {
     public var runningJobs: [Int64]
     public var jobs: [WaitingJob]
 
+    enum CodingKeys: String, CodingKey {
+        case owner, max, running, waiting, queueable, jobs
+        case runningJobs = "running_jobs"
+    }
+
     public static func make(owner: String, context: NodeContext) async throws -> OwnerQueueReport? {
         let keys = context.keys
         let replies = try await context.redis.pipeline([

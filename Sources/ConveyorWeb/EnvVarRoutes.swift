@@ -9,7 +9,7 @@ import Hummingbird
 struct EnvVarRoutes: Sendable {
     let context: NodeContext
     let store: EnvVarStore
-    let auth: TokenCheck
+    let access: Access
 
     struct EnvVarList: ResponseEncodable {
         var envVars: [EnvVarStore.Listed]
@@ -50,12 +50,12 @@ struct EnvVarRoutes: Sendable {
     func register<C: RequestContext>(on router: Router<C>) {
         let path = "/api/v1/repos/:owner/:repo/env_vars"
         router.get(RouterPath(path)) { request, ctx -> EnvVarList in
-            try auth.require(request)
+            try access.requireWrite(request)
             let repo = try await RepoRef.find(ctx, postgres: context.postgres)
             return EnvVarList(envVars: try await store.list(repository: repo.id))
         }
         router.post(RouterPath(path)) { request, ctx -> EditedResponse<EnvVarBody> in
-            try auth.require(request)
+            try access.requireWrite(request)
             let repo = try await RepoRef.find(ctx, postgres: context.postgres)
             let body = try await request.decode(as: CreateRequest.self, context: ctx)
             let listed = try await secretsCall {
@@ -64,7 +64,7 @@ struct EnvVarRoutes: Sendable {
             return EditedResponse(status: .created, response: EnvVarBody(envVar: listed))
         }
         router.patch(RouterPath(path + "/:id")) { request, ctx -> EnvVarBody in
-            try auth.require(request)
+            try access.requireWrite(request)
             let repo = try await RepoRef.find(ctx, postgres: context.postgres)
             let id = try ctx.parameters.require("id", as: Int64.self)
             let body = try await request.decode(as: UpdateRequest.self, context: ctx)
@@ -75,7 +75,7 @@ struct EnvVarRoutes: Sendable {
             return EnvVarBody(envVar: listed)
         }
         router.delete(RouterPath(path + "/:id")) { request, ctx -> Deleted in
-            try auth.require(request)
+            try access.requireWrite(request)
             let repo = try await RepoRef.find(ctx, postgres: context.postgres)
             let id = try ctx.parameters.require("id", as: Int64.self)
             let deleted = try await store.delete(repository: repo.id, id: id)

@@ -1,4 +1,5 @@
 import ConveyorCore
+import ConveyorModel
 import ConveyorPostgres
 import ConveyorRedis
 import ConveyorSecrets
@@ -25,7 +26,7 @@ struct RepoRef: Sendable {
 struct RepoSettingsRoutes: Sendable {
     let context: NodeContext
     let keys: RepositoryKeyStore
-    let auth: TokenCheck
+    let access: Access
 
     struct KeyResponse: ResponseEncodable {
         var publicKey: String
@@ -45,11 +46,11 @@ struct RepoSettingsRoutes: Sendable {
             }
         }
         router.get("/api/v1/repos/:owner/:repo/settings") { request, ctx -> RepositorySettings in
-            try auth.require(request)
+            try access.requireWrite(request)
             return try await load(try await RepoRef.find(ctx, postgres: context.postgres))
         }
         router.patch("/api/v1/repos/:owner/:repo/settings") { request, ctx -> RepositorySettings in
-            try auth.require(request)
+            try access.requireWrite(request)
             let repo = try await RepoRef.find(ctx, postgres: context.postgres)
             let patch = try await request.decode(as: RepositorySettingsPatch.self, context: ctx)
             try await apply(patch, to: repo)
@@ -93,20 +94,20 @@ struct RepoSettingsRoutes: Sendable {
         try update.column("no_output_timeout_seconds", patch.noOutputTimeoutSeconds, check: Self.atLeast(1, "no_output_timeout_seconds")) { .int($0) }
         try update.column("max_log_bytes", patch.maxLogBytes, check: Self.atLeast(1024, "max_log_bytes")) { .int($0) }
         if case .set(let secret) = patch.webhookSecret { update.set("webhook_secret", .optional(secret?.isEmpty == true ? nil : secret)) }
-        var document: [String: Any] = [:]
+        var document: [String: JSONValue] = [:]
         var removed: [String] = []
         if case .set(let hooks) = patch.webhooks {
             for hook in hooks ?? [] where URL(string: hook)?.scheme.map({ ["http", "https"].contains($0) }) != true {
                 throw APIError(.badRequest, "webhooks: '\(hook)' is not an http(s) URL")
             }
-            document["webhooks"] = hooks ?? []
+            document["webhooks"] = .array((hooks ?? []).map(JSONValue.string))
         }
-        if case .set(let onStart) = patch.webhooksOnStart { document["webhooks_on_start"] = onStart ?? false }
+        if case .set(let onStart) = patch.webhooksOnStart { document["webhooks_on_start"] = .bool(onStart ?? false) }
         if case .set(let secret) = patch.notificationSecret {
-            if let secret, !secret.isEmpty { document["webhook_secret"] = secret } else { removed.append("webhook_secret") }
+            if let secret, !secret.isEmpty { document["webhook_secret"] = .string(secret) } else { removed.append("webhook_secret") }
         }
         if !document.isEmpty || !removed.isEmpty {
-            let json = String(decoding: try JSONSerialization.data(withJSONObject: document), as: UTF8.self)
+            let json = JSONValue.object(document).jsonText()
             update.raw("settings = (settings - $\(update.next)::text[]) || $\(update.next + 1)::jsonb", [.array(removed.map { Optional($0) }), .text(json)])
         }
         guard !update.assignments.isEmpty else { return }

@@ -21,29 +21,18 @@ public struct WebService: Service {
         self.metricsText = metricsText
     }
 
+    /// Refuses settings the web role must not start with (no api_token without insecure_no_auth).
+    public static func checkSettings(_ settings: Settings) throws {
+        try Access.checkStartup(settings)
+    }
+
     public func run() async throws {
-        let fanout = EventFanout(context: context)
-        let router = Router(context: BasicWebSocketRequestContext.self)
-        router.add(middleware: HTTPMetricsMiddleware())
-        let auth = TokenCheck(token: context.settings.apiToken)
+        try Access.checkStartup(context.settings)
         if context.settings.apiToken == nil {
-            context.logger.warning("no api_token configured: write API calls are open to anyone who can reach this port")
+            context.logger.warning("insecure_no_auth: no api_token, every API call is open to anyone who can reach this port")
         }
-        let keyring = try Keyring.from(context.settings)
-        let repositoryKeys = RepositoryKeyStore(postgres: context.postgres, keyring: keyring)
-        let intake = RequestIntake(context: context, keys: repositoryKeys)
-        let logs = LogRoutes(context: context, store: store, fanout: fanout)
-        WebhookRoutes(context: context, intake: intake).register(on: router)
-        TriggerRoutes(context: context, intake: intake, auth: auth).register(on: router)
-        ReadRoutes(context: context).register(on: router)
-        ControlRoutes(context: context, actions: HubActions(context: context), auth: auth).register(on: router)
-        OpsRoutes(context: context, metricsText: metricsText).register(on: router)
-        RepoSettingsRoutes(context: context, keys: repositoryKeys, auth: auth).register(on: router)
-        EnvVarRoutes(context: context, store: EnvVarStore(postgres: context.postgres, keyring: keyring), auth: auth).register(on: router)
-        logs.register(on: router)
-        EventStreamRoutes(fanout: fanout).register(on: router)
-        StaticRoutes().register(on: router)
-        WebSocketRoutes(logs: logs, fanout: fanout).register(on: router)
+        let fanout = EventFanout(context: context)
+        let router = try Self.router(context: context, logStore: store, fanout: fanout, metricsText: metricsText)
         let app = Application(router: router, server: .http1WebSocketUpgrade(webSocketRouter: router),
                               configuration: .init(address: .hostname(context.settings.httpHost, port: context.settings.httpPort), serverName: "conveyor"),
                               logger: context.logger)
@@ -56,6 +45,30 @@ public struct WebService: Service {
             try await group.next()
             group.cancelAll()
         }
+    }
+
+    /// Every route of the web role (also what the in-process tests drive).
+    static func router(context: NodeContext, logStore: LogStore, fanout: EventFanout, metricsText: @escaping @Sendable () -> String) throws -> Router<WebContext> {
+        let router = Router(context: WebContext.self)
+        router.add(middleware: HTTPMetricsMiddleware())
+        let access = Access(settings: context.settings)
+        let keyring = try Keyring.from(context.settings)
+        let repositoryKeys = RepositoryKeyStore(postgres: context.postgres, keyring: keyring)
+        let intake = RequestIntake(context: context, keys: repositoryKeys)
+        let logs = LogRoutes(context: context, store: logStore, fanout: fanout, access: access)
+        WebhookRoutes(context: context, intake: intake).register(on: router)
+        TriggerRoutes(context: context, intake: intake, access: access).register(on: router)
+        RepoRoutes(context: context, access: access).register(on: router)
+        ReadRoutes(context: context, access: access).register(on: router)
+        ControlRoutes(context: context, actions: HubActions(context: context), access: access).register(on: router)
+        OpsRoutes(context: context, access: access, metricsText: metricsText).register(on: router)
+        RepoSettingsRoutes(context: context, keys: repositoryKeys, access: access).register(on: router)
+        EnvVarRoutes(context: context, store: EnvVarStore(postgres: context.postgres, keyring: keyring), access: access).register(on: router)
+        logs.register(on: router)
+        EventStreamRoutes(fanout: fanout, access: access).register(on: router)
+        StaticRoutes().register(on: router)
+        WebSocketRoutes(logs: logs, fanout: fanout, access: access).register(on: router)
+        return router
     }
 }
 

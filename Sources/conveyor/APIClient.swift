@@ -44,7 +44,8 @@ struct APIClient: Sendable {
         let response = try await raw(method, path, body: body)
         let value = (try? JSONDecoder().decode(JSONValue.self, from: Data(response.body))) ?? .string(response.bodyText)
         guard (200..<300).contains(response.status) else {
-            throw CLIError("\(method) \(path): HTTP \(response.status): \(value["error"]?.stringValue ?? response.bodyText)")
+            let hint = response.status == 401 && token == nil ? " (set CONVEYOR_API_TOKEN or pass --token)" : ""
+            throw CLIError("\(method) \(path): HTTP \(response.status): \(value["error"]?.stringValue ?? response.bodyText)\(hint)")
         }
         return value
     }

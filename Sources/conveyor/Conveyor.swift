@@ -9,7 +9,7 @@ struct Conveyor: AsyncParsableCommand {
         subcommands: [NodeCommand.self, MigrateCommand.self, VersionCommand.self, ConfigCommand.self, SubmitCommand.self,
                       BuildsCommand.self, JobsCommand.self, LogsCommand.self, RequestCommand.self, CancelCommand.self, RestartCommand.self,
                       QueuesCommand.self, OwnersCommand.self, NodesCommand.self,
-                      EncryptCommand.self, ReposCommand.self, EnvCommand.self, SecretsCommand.self])
+                      EncryptCommand.self, ReposCommand.self, EnvCommand.self, SecretsCommand.self, RepairCommand.self])
 }
 
 struct VersionCommand: ParsableCommand {

@@ -15,6 +15,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "HTTP port of the web role.")
     var httpPort: Int?
 
+    @Flag(help: "Development only: start the web role without api_token, every API call open (insecure_no_auth).")
+    var insecureNoAuth = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = ProcessInfo.processInfo.environment["CONVEYOR_LOG_LEVEL"] ?? "info"
 
@@ -22,6 +25,7 @@ struct NodeCommand: AsyncParsableCommand {
         var extra: [String: String] = [:]
         if let roles { extra["roles"] = roles }
         if let httpPort { extra["http_port"] = String(httpPort) }
+        if insecureNoAuth { extra["insecure_no_auth"] = "true" }
         let settings = try options.load(extra: extra)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in

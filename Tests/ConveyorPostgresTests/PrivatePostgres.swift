@@ -19,7 +19,13 @@ final class PrivatePostgres: Sendable {
     /// A URL for the `postgres` database as the `conveyor` superuser.
     var url: String { "postgres://conveyor@127.0.0.1:\(port)/postgres" }
 
-    init() async throws {
+    convenience init() async throws {
+        try await self.init(standbyOf: nil)
+    }
+
+    /// With `standbyOf`, a streaming-replication standby of that (running) server, made with
+    /// `pg_basebackup -R` (docs/runbook.md#postgresql-standby) instead of `initdb`.
+    init(standbyOf primary: PrivatePostgres?) async throws {
         guard let bin = Self.binaries() else {
             throw TestSetupError("PostgreSQL server binaries (initdb) not found under /usr/lib/postgresql; install them with scripts/install-deps.sh (needed by \(TestEnvironment.startCommand) too)")
         }
@@ -31,7 +37,21 @@ final class PrivatePostgres: Sendable {
             // initdb and postgres refuse to run as root: the folder belongs to the postgres user.
             try await ChildProcess.run("/bin/chown", ["-R", "postgres:postgres", root.path], log: commandLog)
         }
-        try await run("\(bin)/initdb", ["-D", data.path, "-U", "conveyor", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"])
+        if let primary {
+            try await run("\(bin)/pg_basebackup", ["-h", "127.0.0.1", "-p", String(primary.port), "-U", "conveyor", "-D", data.path, "-R", "-X", "stream", "-c", "fast"])
+        } else {
+            try await run("\(bin)/initdb", ["-D", data.path, "-U", "conveyor", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"])
+        }
+    }
+
+    /// `pg_ctl stop -m fast`: a clean shutdown (a standby receives everything first).
+    func stop() async throws {
+        try await run("\(bin)/pg_ctl", ["-D", data.path, "-m", "fast", "-w", "stop"])
+    }
+
+    /// `pg_ctl promote`: the standby becomes a primary that accepts writes.
+    func promote() async throws {
+        try await run("\(bin)/pg_ctl", ["-D", data.path, "-w", "promote"])
     }
 
     func start() async throws {

@@ -37,7 +37,9 @@ class Redis:
         self.port, self.sock, self.buf = port, None, b""
 
     def _connect(self):
-        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        # `port` may be a callable: the current master's, behind Sentinel (scripts/chaos/failover.py).
+        port = self.port() if callable(self.port) else self.port
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         self.buf = b""
 
     def _line(self):
@@ -287,7 +289,7 @@ class Suite:
 
     # -- background sampler: owner limits (Redis and Postgres) and concurrent attempts (processes)
     def sampler(self):
-        r = Redis(self.c.redis_port)
+        r = Redis(lambda: self.c.redis_port)
         pg_next = 0
         while self.sampling:
             t0 = time.time()

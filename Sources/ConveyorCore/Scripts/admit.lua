@@ -3,12 +3,19 @@
 -- KEYS[2] running zset   (job id -> lease deadline ms)
 -- KEYS[3] limits hash    (max, repo:<slug>, queue:<name>)
 -- KEYS[4] jobinfo hash   (job id -> "<repo>\t<queue>")
+-- KEYS[5] epoch          (cv:epoch; missing = Redis lost its data and is not rebuilt yet: admit nothing)
 -- ARGV[1] now ms, ARGV[2] lease ms, ARGV[3] grace ms, ARGV[4] default max, ARGV[5] scan limit
--- Returns { admitted ids…(array), waiting, running, max, expired, blocked reasons (array of "id\treason") }
+-- Returns { admitted ids…(array), waiting, running, max, expired, blocked reasons (array of "id\treason"), gated (0/1) }
 local now = tonumber(ARGV[1])
 local lease = tonumber(ARGV[2])
 local grace = tonumber(ARGV[3])
 local scan = tonumber(ARGV[5])
+
+-- 0. the gate: after a Redis loss, slots of running jobs are only back once the repair has run
+--    (docs/runbook.md#redis-lost-or-behind); admitting before would break the limits.
+if redis.call('EXISTS', KEYS[5]) == 0 then
+  return { {}, redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), tonumber(redis.call('HGET', KEYS[3], 'max') or ARGV[4]), 0, {}, 1 }
+end
 
 -- 1. lease clean-up: slots whose holder stopped renewing are dropped
 local expired = redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - grace))
@@ -61,4 +68,4 @@ while count < max and scanned < scan do
     end
   end
 end
-return { admitted, redis.call('ZCARD', KEYS[1]), count, max, expired, blocked }
+return { admitted, redis.call('ZCARD', KEYS[1]), count, max, expired, blocked, 0 }

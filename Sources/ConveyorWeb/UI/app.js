@@ -139,12 +139,16 @@
   // ---------------------------------------------------------------- API
 
   const getToken = () => localStorage.getItem(TOKEN_KEY) || '';
+  const authHeaders = () => (getToken() ? {Authorization: `Bearer ${getToken()}`} : {});
+  // EventSource can't set headers: reads take the token as ?access_token= (never writes).
+  const withToken = (url) => (getToken() ? `${url}${url.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(getToken())}` : url);
 
   async function api(path, options) {
     const opts = options || {};
     const headers = {Accept: 'application/json'};
-    // Write calls carry the token when one is saved; a server without CONVEYOR_API_TOKEN needs none.
-    if (opts.auth && getToken()) headers.Authorization = `Bearer ${getToken()}`;
+    // Every call carries the token when one is saved: writes need it, and reads of private
+    // repositories see nothing without it. A server in insecure_no_auth mode needs none.
+    if (getToken()) headers.Authorization = `Bearer ${getToken()}`;
     if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
     let response;
     try {
@@ -201,7 +205,7 @@
   function refreshTokenUI() {
     const has = getToken() !== '';
     settingsToggle.textContent = has ? 'API token ✓' : 'API token';
-    tokenStatus.textContent = has ? 'A token is saved in this browser.' : 'No token saved: Cancel and Restart need one.';
+    tokenStatus.textContent = has ? 'A token is saved in this browser.' : 'No token saved: Cancel and Restart, and private repositories, need one.';
   }
 
   function openSettings() {
@@ -251,7 +255,7 @@
   /** Opens the fan-out stream for the current page; `onEvent(type, data)` for job and build events. */
   function subscribeEvents(page, onEvent) {
     if (!('EventSource' in window)) return;
-    const source = new EventSource(`${API}/events/stream`);
+    const source = new EventSource(withToken(`${API}/events/stream`));
     let open = false;
     const handler = (ev) => {
       let data = {};
@@ -776,7 +780,7 @@
     for (let round = 0; round < 15; round++) {
       let response;
       try {
-        response = await fetch(`${API}/jobs/${id}/log?offset=${offset}`, {cache: 'no-store'});
+        response = await fetch(`${API}/jobs/${id}/log?offset=${offset}`, {cache: 'no-store', headers: authHeaders()});
       } catch (e) {
         status.textContent = `Log unavailable: ${e.message}`;
         return;
@@ -857,7 +861,7 @@
       this.gapTimer = null;
       this.closed = false;
       this.received = 0;
-      this.source = new EventSource(`${API}/jobs/${id}/log/stream`);
+      this.source = new EventSource(withToken(`${API}/jobs/${id}/log/stream`));
       this.source.addEventListener('part', (ev) => this.onPart(ev));
       this.source.addEventListener('state', (ev) => {
         let data = {};

@@ -28,7 +28,8 @@ struct AttemptRun: Sendable {
         let log = LogStream(job: job.id, attempt: job.attempt, context: context, secrets: job.secrets, maxBytes: job.maxLogBytes)
         log.start()
         log.append(header())
-        let monitor = JobMonitor(context: context, job: job, owner: owner, queueStream: stream, entryID: entryID, handle: handle, log: log)
+        let monitor = JobMonitor(context: context, job: job, owner: owner, queueStream: stream, entryID: entryID, handle: handle, log: log,
+                                 recovery: LeaseRecovery(context: context, reporter: reporter, receivedAt: receivedAt))
         let script: String
         do {
             script = try ScriptCompiler.compile(job: job.spec, checkout: job.checkout, builtinEnv: job.builtinEnv)

@@ -15,7 +15,7 @@ import Metrics
 /// that failed is resent as is (same part numbers), so the logs role sees each part once or again,
 /// never a gap. See docs/runbook.md ("Redis outages").
 final class LogStream: @unchecked Sendable {
-    // @unchecked Sendable: `pending`, `lastOutput`, `closing`, `abandoned`, `limitHit`, `pump`, `sleeper`, `handOver` and `handedOver` are
+    // @unchecked Sendable: `pending`, `lastOutput`, `closing`, `abandoned`, `limitHit`, `pump`, `sleeper`, `handOver`, `handedOver` and `history` are
     // only touched with `lock` held; `masker`, `limiter`, `number`, `backlog`, `inFlight` and `retry` only by the pump task.
     private let lock = NSLock()
     private var pending: [UInt8] = []
@@ -36,6 +36,10 @@ final class LogStream: @unchecked Sendable {
     /// Parts made from the backlog's oldest bytes and not yet acknowledged by Redis.
     private var inFlight: Batch?
     private var retry = RetryClock()
+    /// Every part's `XADD` Redis took, kept to send again when Redis lost them (`resend`): the logs
+    /// role stores parts by (job, attempt, number), so a part sent twice is stored once. Bounded by
+    /// the log limit; touched with `lock` held (the pump adds, `resend` reads from the monitor).
+    private var history: [RedisCommand] = []
 
     let job: Int64
     let attempt: Int
@@ -246,6 +250,7 @@ final class LogStream: @unchecked Sendable {
             logger.info("log parts flowing again", metadata: ["job": "\(job)", "after_tries": "\(retry.failures)"])
         }
         retry.succeeded()
+        lock.withLock { history += batch.commands }
         inFlight = nil
         await backlog.drop(batch.bytes)
         parts.increment(by: Int64(batch.parts))
@@ -279,7 +284,22 @@ final class LogStream: @unchecked Sendable {
         carried.1 += rest.count
         parts.increment(by: Int64(carried.0))
         bytes.increment(by: Int64(carried.1))
+        lock.withLock { history += commands }
         return commands
+    }
+
+    /// Sends every part Redis took so far again: Redis lost its data, or a failover promoted a
+    /// replica that may lack the last ones (docs/runbook.md#redis-lost-or-behind). Parts not yet
+    /// taken are still in the backlog and go out as usual.
+    func resend() async {
+        let commands = lock.withLock { history }
+        if commands.isEmpty { return }
+        do {
+            try await redis.pipeline(commands).throwingFirstError()
+            logger.info("sent the log again after a Redis loss", metadata: ["job": "\(job)", "parts": "\(commands.count)"])
+        } catch {
+            logger.warning("could not send the log again after a Redis loss", metadata: ["job": "\(job)", "error": "\(error)"])
+        }
     }
 }
 

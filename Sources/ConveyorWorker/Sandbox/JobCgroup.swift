@@ -19,6 +19,26 @@ struct CgroupManager: Sendable {
             throw WorkerError("no cgroup v2 mount with the memory and pids controllers and no v1 memory and pids hierarchies are mounted")
         }
         let relative = "conveyor/" + String(node.map { $0.isLetter || $0.isNumber || "._-".contains($0) ? $0 : "_" })
+        try ensure(hierarchy, relative)
+        let manager = CgroupManager(hierarchy: hierarchy, relative: relative)
+        manager.removeLeftovers()
+        manager.removeIdleSiblings()
+        return manager
+    }
+
+    /// Directories of nodes that are gone (a default node id changes with each start): removing a
+    /// cgroup fails while it has jobs or processes, so only idle ones go.
+    func removeIdleSiblings() {
+        for parent in hierarchy.directories(relative: "conveyor").values {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where "conveyor/" + name != relative {
+                _ = rmdir("\(parent)/\(name)")
+            }
+        }
+    }
+
+    /// Makes the node's directory (again: another node of the host may have removed it while idle)
+    /// with the controllers enabled on the way down.
+    static func ensure(_ hierarchy: CgroupHierarchy, _ relative: String) throws {
         switch hierarchy {
         case .v2(let mount):
             // Controllers must be enabled at every level above a job's cgroup; the groups in
@@ -41,9 +61,6 @@ struct CgroupManager: Sendable {
                 }
             }
         }
-        let manager = CgroupManager(hierarchy: hierarchy, relative: relative)
-        manager.removeLeftovers()
-        return manager
     }
 
     /// Cgroups of a previous life of this node: their processes are killed, the groups removed.
@@ -57,7 +74,12 @@ struct CgroupManager: Sendable {
 
     func create(_ name: String, limits: JobLimits) throws -> JobCgroup {
         let directories = hierarchy.directories(relative: relative + "/" + name)
-        for directory in directories.values { try Self.makeDirectory(directory) }
+        do {
+            for directory in directories.values { try Self.makeDirectory(directory) }
+        } catch {
+            try Self.ensure(hierarchy, relative)
+            for directory in directories.values { try Self.makeDirectory(directory) }
+        }
         let group = JobCgroup(hierarchy: hierarchy, directories: directories)
         do {
             for change in hierarchy.limitFiles(limits) {
