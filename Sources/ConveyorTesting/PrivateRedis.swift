@@ -76,7 +76,7 @@ func canConnect(port: Int) -> Bool {
     return result == 0
 }
 
-func which(_ name: String) -> String? {
+public func which(_ name: String) -> String? {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
     for dir in path.split(separator: ":") + ["/usr/sbin", "/usr/bin"] {
         let candidate = "\(dir)/\(name)"
