@@ -1,5 +1,6 @@
 import ConveyorRedis
 import Foundation
+import Synchronization
 
 /// What a batch handler returns: entries to acknowledge now, and optionally entries whose last step
 /// (`work`, e.g. Redis effects after a commit) runs while the consumer reads and handles the next
@@ -19,11 +20,14 @@ public struct StreamBatchResult: Sendable {
 /// Runs deferred batch work one batch at a time, in order, acknowledging each batch's entries after
 /// its work. While a batch's work runs, its ids are "in flight": a re-read of the consumer's pending
 /// entries skips them, so they are not handled twice.
-final class DeferredAcks: @unchecked Sendable {
-    // @unchecked Sendable: `inFlight` and `tail` are only touched with `lock` held.
-    private let lock = NSLock()
-    private var inFlight = Set<String>()
-    private var tail: Task<Void, Never>?
+final class DeferredAcks: Sendable {
+    private struct State {
+        var inFlight = Set<String>()
+        /// The running batch's work, if any.
+        var tail: Task<Void, Never>?
+    }
+
+    private let state = Mutex(State())
     private let redis: RedisClient
     private let group: String
 
@@ -38,9 +42,9 @@ final class DeferredAcks: @unchecked Sendable {
         await drain()
         let redis = self.redis
         let group = self.group
-        lock.withLock {
-            for id in ids { inFlight.insert(id.id) }
-            tail = Task {
+        state.withLock { state in
+            for id in ids { state.inFlight.insert(id.id) }
+            state.tail = Task {
                 await work()
                 for stream in Set(ids.map(\.stream)) {
                     // A failed ack leaves the entries pending: re-read later, they are handled again
@@ -54,17 +58,17 @@ final class DeferredAcks: @unchecked Sendable {
 
     /// Waits until no batch work is running.
     func drain() async {
-        let running = lock.withLock { tail }
+        let running = state.withLock { $0.tail }
         await running?.value
     }
 
     func isInFlight(_ id: String) -> Bool {
-        lock.withLock { inFlight.contains(id) }
+        state.withLock { $0.inFlight.contains(id) }
     }
 
     private func finished(_ ids: [(stream: String, id: String)]) {
-        lock.withLock {
-            for id in ids { inFlight.remove(id.id) }
+        state.withLock { state in
+            for id in ids { state.inFlight.remove(id.id) }
         }
     }
 }

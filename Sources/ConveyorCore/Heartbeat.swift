@@ -17,14 +17,7 @@ public struct Heartbeat: Service {
     public func run() async throws {
         let keys = context.keys
         let id = context.settings.nodeID
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await beat(keys: keys, id: id)
-            } catch {
-                context.logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: interval)
-        }
+        await RoleRunner("heartbeat", logger: context.logger, every: interval).run { try await beat(keys: keys, id: id) }
         // Clean shutdown: say so, so operators don't see this node as dead.
         _ = try? await context.redis.pipeline([["HSET", RedisArgument(keys.node(id)), "state", "stopped"],
                                                ["EXPIRE", RedisArgument(keys.node(id)), "60"]])

@@ -23,7 +23,8 @@ public struct NodeContext: Sendable {
     /// Opens the clients a node needs; nothing connects until first use.
     public static func make(settings: Settings, logger: Logger) throws -> NodeContext {
         let redis = RedisClient(configuration: .init(url: try redisURL(settings), poolSize: settings.redisPoolSize), logger: logger)
-        let postgres = PostgresClient(configuration: .init(url: settings.postgresURL, poolSize: settings.postgresPoolSize), logger: logger)
+        let postgres = PostgresClient(configuration: .init(url: settings.postgresURL, poolSize: settings.postgresPoolSize,
+                                                           eventLoops: settings.eventLoopThreads), logger: logger)
         return NodeContext(settings: settings, redis: redis, postgres: postgres, scripts: try LuaScripts(), logger: logger)
     }
 

@@ -1,31 +1,30 @@
 import Foundation
+import Synchronization
 
 /// Live figures of this node reported in its heartbeat (slots, busy).
-public final class NodeStatus: @unchecked Sendable {
-    // @unchecked Sendable: every field is read and written with `lock` held.
-    private let lock = NSLock()
-    private var _slots = 0
-    private var _busy = 0
-    private var _warnings: [String] = []
+public final class NodeStatus: Sendable {
+    private let slotCount = Atomic<Int>(0)
+    private let busyCount = Atomic<Int>(0)
+    private let warningList = Mutex<[String]>([])
     public let started = nowMillis()
 
     public init() {}
 
     public var slots: Int {
-        get { lock.withLock { _slots } }
-        set { lock.withLock { _slots = newValue } }
+        get { slotCount.load(ordering: .relaxed) }
+        set { slotCount.store(newValue, ordering: .relaxed) }
     }
 
-    public var busy: Int { lock.withLock { _busy } }
+    public var busy: Int { busyCount.load(ordering: .relaxed) }
 
     /// What works here only in a weaker form (a sandbox without cgroups…), for `/readyz`.
-    public var warnings: [String] { lock.withLock { _warnings } }
+    public var warnings: [String] { warningList.withLock { $0 } }
 
     public func addWarning(_ warning: String) {
-        lock.withLock { if !_warnings.contains(warning) { _warnings.append(warning) } }
+        warningList.withLock { if !$0.contains(warning) { $0.append(warning) } }
     }
 
     public func adjustBusy(_ delta: Int) {
-        lock.withLock { _busy += delta }
+        busyCount.wrappingAdd(delta, ordering: .relaxed)
     }
 }

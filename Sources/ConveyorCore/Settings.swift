@@ -35,8 +35,8 @@ public struct Settings: Sendable {
     public var configEvalTimeoutSeconds = 2.0
     public var redisPoolSize = 4
     public var postgresPoolSize = 4
-    /// Threads of the node's event loops (`EventLoopGroup`), which run its Swift tasks and read
-    /// Postgres results; 0 leaves tasks on Swift's default pool.
+    /// Threads of the event loops (`EventLoopGroup`) that read the node's Postgres results (at most
+    /// one per pooled connection; 0 counts as 1). Tasks run on Swift's default executor.
     public var eventLoopThreads = ProcessInfo.processInfo.activeProcessorCount
     public var migrateOnStart = true
 

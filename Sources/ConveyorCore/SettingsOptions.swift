@@ -74,7 +74,7 @@ extension SettingOption {
         .init("notification_secret", "signs outgoing webhook notifications of repositories without their own secret (X-Conveyor-Signature); unsigned when unset") { $0.notificationSecret = optional($1) },
         .init("redis_pool_size", "Redis connections per node for ordinary commands") { s, v throws(SettingsError) in s.redisPoolSize = try int("redis_pool_size", v, min: 1) },
         .init("postgres_pool_size", "PostgreSQL connections per node") { s, v throws(SettingsError) in s.postgresPoolSize = try int("postgres_pool_size", v, min: 1) },
-        .init("event_loop_threads", "threads that run the node's tasks and read Postgres results (default: one per CPU; 0: Swift's default pool)") { s, v throws(SettingsError) in s.eventLoopThreads = try int("event_loop_threads", v) },
+        .init("event_loop_threads", "threads of the event loops that read Postgres results (default: one per CPU, at most one per pooled connection)") { s, v throws(SettingsError) in s.eventLoopThreads = try int("event_loop_threads", v) },
         .init("migrate_on_start", "apply schema migrations when a node starts") { s, v throws(SettingsError) in s.migrateOnStart = try bool("migrate_on_start", v) },
         .init("default_owner_limit", "concurrent jobs per owner unless the owner has its own limit") { s, v throws(SettingsError) in s.defaultOwnerLimit = try int("default_owner_limit", v) },
         .init("sweep_interval_seconds", "scheduler safety-net sweep and reaper period") { s, v throws(SettingsError) in s.sweepIntervalSeconds = try seconds("sweep_interval_seconds", v) },

@@ -1,4 +1,5 @@
 import ConveyorRedis
+import ConveyorThreads
 import Dispatch
 import Logging
 import Metrics
@@ -40,69 +41,104 @@ public struct StreamConsumer: Service {
         self.handler = deferringHandler
     }
 
-    public func run() async throws {
-        let logger = context.logger
-        let connection = context.redis.dedicatedConnection(name: "\(group)-reader")
-        let latency = Metrics.Timer(label: "conveyor_stream_handler_duration_seconds", dimensions: [("group", group)])
-        let failures = Counter(label: "conveyor_stream_handler_errors_total", dimensions: [("group", group)])
-        let handled = Counter(label: "conveyor_stream_entries_total", dimensions: [("group", group)])
-        var readPending = true
+    /// Where reading has got to, across passes.
+    struct ReadPosition {
+        /// Re-read this consumer's own pending entries (`0`) rather than block for new ones (`>`).
+        var pending = true
         var lastPendingRead = ContinuousClock.now
-        // A separate clock for taking over dead consumers' entries: rereading our own pending list
-        // (which happens often when a handler keeps failing) must not postpone it.
+        /// A separate clock for taking over dead consumers' entries: rereading our own pending list
+        /// (which happens often when a handler keeps failing) must not postpone it.
         var lastReclaim = ContinuousClock.now
-        var backoff = Duration.milliseconds(100)
+    }
+
+    /// The consumer's metrics, labelled with its group.
+    struct ConsumerMetrics {
+        let latency: Metrics.Timer
+        let failures: Counter
+        let handled: Counter
+
+        init(group: String) {
+            latency = Metrics.Timer(label: "conveyor_stream_handler_duration_seconds", dimensions: [("group", group)])
+            failures = Counter(label: "conveyor_stream_handler_errors_total", dimensions: [("group", group)])
+            handled = Counter(label: "conveyor_stream_entries_total", dimensions: [("group", group)])
+        }
+    }
+
+    public func run() async throws {
+        let connection = context.redis.dedicatedConnection(name: "\(group)-reader")
+        let metrics = ConsumerMetrics(group: group)
         let deferred = DeferredAcks(redis: context.redis, group: group)
-        defer { Task { await connection.close() } }
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        var position = ReadPosition()
+        let runner = RoleRunner("stream consumer \(group)", logger: context.logger, backoff: Backoff(initial: .milliseconds(100), maximum: .seconds(5)),
+                                onFailure: { _ in metrics.failures.increment() })
+        await runner.run {
             do {
-                for stream in streams { try await context.redis.ensureGroup(stream, group: group) }
-                if ContinuousClock.now - lastPendingRead > retryPendingEvery { readPending = true }
-                if ContinuousClock.now - lastReclaim > retryPendingEvery {
-                    lastReclaim = ContinuousClock.now
-                    try await reclaimFromDeadConsumers()
-                    readPending = true
-                }
-                let batch: [(stream: String, entries: [StreamEntry])]
-                if readPending {
-                    batch = try await context.redis.xreadgroup(group: group, consumer: context.settings.nodeID, streams: streams, id: "0", count: batchSize)
-                    lastPendingRead = ContinuousClock.now
-                } else {
-                    batch = try await connection.xreadgroupBlocking(group: group, consumer: context.settings.nodeID, streams: streams,
-                                                                    count: batchSize, blockMilliseconds: blockMilliseconds)
-                }
-                let read = batch.flatMap { s in s.entries.map { (stream: s.stream, entry: $0) } }
-                // Entries whose deferred work is still running are pending too; they are not handled twice.
-                let items = readPending ? read.filter { !deferred.isInFlight($0.entry.id) } : read
-                if items.isEmpty {
-                    readPending = false
-                    continue
-                }
-                let start = DispatchTime.now().uptimeNanoseconds
-                let result = try await handler(items)
-                latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
-                let done = result.done
-                handled.increment(by: Int64(done.count + result.deferred.count))
-                for stream in Set(done.map(\.stream)) {
-                    try await context.redis.xack(stream, group: group, ids: done.filter { $0.stream == stream }.map(\.id))
-                }
-                if let work = result.work { await deferred.submit(result.deferred, work: work) }
-                // A full pending batch means more may be pending; otherwise go back to new entries.
-                if readPending && read.count < batchSize { readPending = false }
-                if done.count + result.deferred.count < items.count { readPending = true; try await Task.sleep(for: .milliseconds(200)) }
-                backoff = .milliseconds(100)
-            } catch is CancellationError {
-                break
+                try await pass(&position, connection: connection, deferred: deferred, metrics: metrics)
             } catch {
-                failures.increment()
-                logger.warning("stream consumer failed; retrying", metadata: ["group": "\(group)", "error": "\(error)"])
-                readPending = true
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(5))
+                position.pending = true
+                throw error
             }
         }
         // The last batch's deferred work finishes (and is acknowledged) before the consumer ends.
         await deferred.drain()
+        await connection.close()
+    }
+
+    /// One batch: take over dead consumers' entries when due, read, handle, acknowledge, and leave
+    /// the deferred part running while the next batch is read.
+    func pass(_ position: inout ReadPosition, connection: RedisConnection, deferred: DeferredAcks, metrics: ConsumerMetrics) async throws {
+        for stream in streams { try await context.redis.ensureGroup(stream, group: group) }
+        try await reclaimIfDue(&position)
+        let read = try await readBatch(&position, connection: connection)
+        // Entries whose deferred work is still running are pending too; they are not handled twice.
+        let items = position.pending ? read.filter { !deferred.isInFlight($0.entry.id) } : read
+        if items.isEmpty {
+            position.pending = false
+            return
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = try await handler(items)
+        metrics.latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
+        metrics.handled.increment(by: Int64(result.done.count + result.deferred.count))
+        try await acknowledge(result.done)
+        if let work = result.work { await deferred.submit(result.deferred, work: work) }
+        // A full pending batch means more may be pending; otherwise go back to new entries.
+        if position.pending && read.count < batchSize { position.pending = false }
+        if result.done.count + result.deferred.count < items.count {
+            // Entries the handler could not finish stay pending: read them again after a pause.
+            position.pending = true
+            await RoleRunner.pause(.milliseconds(200))
+        }
+    }
+
+    /// Every `retryPendingEvery`: take over dead consumers' entries, and reread our own pending ones.
+    func reclaimIfDue(_ position: inout ReadPosition) async throws {
+        if ContinuousClock.now - position.lastPendingRead > retryPendingEvery { position.pending = true }
+        if ContinuousClock.now - position.lastReclaim > retryPendingEvery {
+            position.lastReclaim = ContinuousClock.now
+            try await reclaimFromDeadConsumers()
+            position.pending = true
+        }
+    }
+
+    /// This consumer's pending entries, or new ones (blocking on the dedicated connection).
+    func readBatch(_ position: inout ReadPosition, connection: RedisConnection) async throws -> [(stream: String, entry: StreamEntry)] {
+        let batch: [(stream: String, entries: [StreamEntry])]
+        if position.pending {
+            batch = try await context.redis.xreadgroup(group: group, consumer: context.settings.nodeID, streams: streams, id: "0", count: batchSize)
+            position.lastPendingRead = ContinuousClock.now
+        } else {
+            batch = try await connection.xreadgroupBlocking(group: group, consumer: context.settings.nodeID, streams: streams,
+                                                            count: batchSize, blockMilliseconds: blockMilliseconds)
+        }
+        return batch.flatMap { s in s.entries.map { (stream: s.stream, entry: $0) } }
+    }
+
+    /// Acknowledges the entries the handler finished, per stream.
+    func acknowledge(_ done: [(stream: String, id: String)]) async throws {
+        for stream in Set(done.map(\.stream)) {
+            try await context.redis.xack(stream, group: group, ids: done.filter { $0.stream == stream }.map(\.id))
+        }
     }
 
     /// Takes over entries idle past the lease in this group (their consumer is dead or stuck);

@@ -1,5 +1,6 @@
 import ConveyorThreads
 import Foundation
+import Synchronization
 
 /// Runs a command with a timeout, off the cooperative pool: the blocking wait and pipe reads happen
 /// on a dedicated thread. Output past `maxOutputBytes` is cut, so a misbehaving command cannot
@@ -53,23 +54,24 @@ public enum Subprocess {
     }
 }
 
-/// A flag set from a timer thread. @unchecked Sendable: guarded by its lock.
-final class LockedFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
+/// A flag set from a timer thread.
+final class LockedFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
 }
 
-/// Data handed from a reader thread. @unchecked Sendable: guarded by its condition.
-final class LockedData: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var data: Data?
-    func set(_ d: Data) { condition.lock(); data = d; condition.signal(); condition.unlock() }
+/// Data handed from a reader thread: `waitForValue` blocks (on the subprocess's dedicated thread)
+/// until `set`.
+final class LockedData: Sendable {
+    private let data = Mutex<Data?>(nil)
+    private let ready = DispatchSemaphore(value: 0)
+    func set(_ d: Data) {
+        data.withLock { $0 = d }
+        ready.signal()
+    }
     func waitForValue() -> Data {
-        condition.lock()
-        defer { condition.unlock() }
-        while data == nil { condition.wait() }
-        return data!
+        ready.wait()
+        return data.withLock { $0 ?? Data() }
     }
 }

@@ -71,22 +71,18 @@ public struct GatekeeperService: Service {
 
     /// Requests stored but never streamed (Redis was unreachable at intake) are picked up here.
     func sweepStrandedRequests() async {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .seconds(max(5, context.settings.sweepIntervalSeconds * 2)))
-            do {
-                let stranded = try await context.postgres.query("""
-                    SELECT id FROM requests WHERE state = 'pending' AND created_at < now() - interval '30 seconds' ORDER BY id LIMIT 100
-                    """)
-                for row in stranded.rows {
-                    guard let id = row["id"].int64 else { continue }
-                    do {
-                        try await attempt(requestID: id)
-                    } catch {
-                        context.logger.warning("stranded request failed again", metadata: ["request": "\(id)", "error": "\(error)"])
-                    }
+        let every = Duration.seconds(max(5, context.settings.sweepIntervalSeconds * 2))
+        await RoleRunner("request sweep", logger: context.logger, every: every, waitFirst: true).run {
+            let stranded = try await context.postgres.query("""
+                SELECT id FROM requests WHERE state = 'pending' AND created_at < now() - interval '30 seconds' ORDER BY id LIMIT 100
+                """)
+            for row in stranded.rows {
+                guard let id = row["id"].int64 else { continue }
+                do {
+                    try await attempt(requestID: id)
+                } catch {
+                    context.logger.warning("stranded request failed again", metadata: ["request": "\(id)", "error": "\(error)"])
                 }
-            } catch {
-                context.logger.warning("request sweep failed", metadata: ["error": "\(error)"])
             }
         }
     }

@@ -75,13 +75,8 @@ public struct HubService: Service {
     }
 
     private func sweepOutbox() async {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await Outbox.sweep(context: context, olderThanSeconds: outboxAgeSeconds)
-            } catch {
-                context.logger.warning("hub outbox sweep failed", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: outboxSweepEvery)
+        await RoleRunner("hub outbox sweep", logger: context.logger, every: outboxSweepEvery).run {
+            try await Outbox.sweep(context: context, olderThanSeconds: outboxAgeSeconds)
         }
     }
 }

@@ -55,15 +55,6 @@ public struct LogsService: Service {
     /// Repeats `body` every tick until shutdown; a failure is logged and retried on the next tick.
     private func loop(_ name: String, _ body: @Sendable () async throws -> Void) async {
         let tick = Duration.milliseconds(Int(configuration.tickSeconds * 1000))
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await body()
-            } catch is CancellationError {
-                return
-            } catch {
-                context.logger.warning("logs \(name) failed; retrying", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: tick)
-        }
+        await RoleRunner("logs \(name)", logger: context.logger, every: tick).run(body)
     }
 }

@@ -11,10 +11,7 @@ struct ClusterGauges: Service {
     let interval: Duration
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do { try await collect() } catch { context.logger.debug("gauge collection failed", metadata: ["error": "\(error)"]) }
-            try? await Task.sleep(for: interval)
-        }
+        await RoleRunner("gauge collection", logger: context.logger, every: interval, failureLevel: .debug).run { try await collect() }
     }
 
     func collect() async throws {

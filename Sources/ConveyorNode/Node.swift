@@ -5,6 +5,7 @@ import ConveyorHub
 import ConveyorLogs
 import ConveyorReaper
 import ConveyorScheduler
+import ConveyorThreads
 import ConveyorWeb
 import ConveyorWorker
 import Foundation
@@ -74,8 +75,14 @@ public enum Node {
         let services = try self.services(context: context, metricsText: metricsText, http: http)
         logger.info("node starting", metadata: ["node": "\(settings.nodeID)", "roles": "\(settings.roles.sorted().map(\.rawValue).joined(separator: ","))",
                                                 "redis": "\(settings.redisURL.redactedURL)", "http": "\(settings.roles.contains(.web) ? settings.httpPort : settings.metricsPort)"])
-        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // Graceful shutdown may take the workers' drain grace and a little more; then services are
+        // cancelled; the deadline, told first, ends the process if that is not enough.
+        var configuration = ServiceGroupConfiguration(
+            services: services.map { .init(service: $0) }
+                + [.init(service: ShutdownDeadline(seconds: settings.drainGraceSeconds + 4.5, logger: logger), successTerminationBehavior: .ignore)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .milliseconds(Int((settings.drainGraceSeconds + 2) * 1000))
+        let group = ServiceGroup(configuration: configuration)
         do {
             try await group.run()
         } catch {
@@ -88,7 +95,7 @@ public enum Node {
 
     /// Nodes may start before Postgres is ready; keep trying for a while with a clear message.
     static func migrateWithRetry(_ context: NodeContext) async throws {
-        var delay = Duration.milliseconds(250)
+        var backoff = Backoff(initial: .milliseconds(250), maximum: .seconds(5))
         let deadline = ContinuousClock.now + .seconds(60)
         while true {
             do {
@@ -97,8 +104,7 @@ public enum Node {
             } catch {
                 if ContinuousClock.now > deadline { throw error }
                 context.logger.warning("migration failed; retrying", metadata: ["error": "\(error)"])
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
+                try await Task.sleep(for: backoff.next())
             }
         }
     }

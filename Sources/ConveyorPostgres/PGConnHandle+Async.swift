@@ -4,9 +4,9 @@ import Foundation
 import Glibc
 #endif
 
-/// libpq's non-blocking pipeline calls, used by the pool's statement loop (`StatementLoop`).
+/// libpq's non-blocking pipeline calls, used by the pool's connections on their event loop (`ConnectionIO`).
 ///
-/// While the loop drives a connection it is in pipeline mode and non-blocking: statements are sent
+/// While a loop reads a connection it is in pipeline mode and non-blocking: statements are sent
 /// without waiting, output the kernel cannot take yet stays in libpq's buffer until the socket is
 /// writable, and results are read only when `PQisBusy` says they arrived, so no call here blocks.
 extension PGConnHandle {
@@ -16,6 +16,9 @@ extension PGConnHandle {
 
     /// Not closed (its socket may still have failed).
     var isOpen: Bool { conn != nil }
+
+    /// In libpq's pipeline mode (`beginAsync` until `endAsync`).
+    var inPipeline: Bool { conn.map { PQpipelineStatus($0) != PQ_PIPELINE_OFF } ?? false }
 
     /// Enters pipeline mode and non-blocking mode. False if libpq refuses (not idle, or broken).
     func beginAsync() -> Bool {

@@ -1,11 +1,10 @@
 import CLibPQ
 import Foundation
 
-/// Owns one `PGconn`. Only `PostgresConnection` touches it, always from its own thread. All libpq
-/// calls of the project live in this file and `PGConnHandle+Pipeline.swift`; every `PGresult` is
-/// freed before returning.
-// @unchecked Sendable: captured by closures that all run on the owning connection's single thread.
-final class PGConnHandle: @unchecked Sendable {
+/// Owns one `PGconn`. Only used inside its pooled connection's `Mutex` (`ConnectionIO`), by one
+/// thread at a time. All libpq calls of the project live in this file and the `PGConnHandle+`
+/// files; every `PGresult` is freed before returning.
+final class PGConnHandle {
     private(set) var conn: OpaquePointer?
     /// Counts successful connects: a socket number seen under another generation is another socket
     /// (the one watched before was closed, which took it out of any epoll set).

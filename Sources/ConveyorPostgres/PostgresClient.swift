@@ -1,3 +1,4 @@
+import ConveyorThreads
 import Dispatch
 import Foundation
 import Logging
@@ -12,19 +13,22 @@ public final class PostgresClient: Sendable {
         public var statementTimeoutMilliseconds: Int
         public var maxTransactionRetries: Int
         /// Whether a lent connection's statements (`withConnection`, `transaction`) go through the
-        /// event loop that reads its results, the caller's task staying where it runs. nil (the
-        /// default): when a node installed its event loops as Swift's global executor, where results
-        /// resume tasks in place; otherwise the task moves to the connection's own thread for the body.
+        /// event loop that reads its results, the caller's task staying where it runs. nil or false
+        /// (the default): the task moves to the connection's own thread for the body.
         public var lentStatementsOnLoop: Bool?
+        /// Event loops (threads) that read the pool's pipelined results (a node's
+        /// `event_loop_threads`); at most one per connection.
+        public var eventLoops: Int
         public init(url: String, poolSize: Int = 4, connectTimeoutSeconds: Int = 5,
                     statementTimeoutMilliseconds: Int = 30_000, maxTransactionRetries: Int = 5,
-                    lentStatementsOnLoop: Bool? = nil) {
+                    lentStatementsOnLoop: Bool? = nil, eventLoops: Int = 1) {
             self.url = url
             self.poolSize = poolSize
             self.connectTimeoutSeconds = connectTimeoutSeconds
             self.statementTimeoutMilliseconds = statementTimeoutMilliseconds
             self.maxTransactionRetries = maxTransactionRetries
             self.lentStatementsOnLoop = lentStatementsOnLoop
+            self.eventLoops = eventLoops
         }
     }
 
@@ -37,20 +41,18 @@ public final class PostgresClient: Sendable {
     public init(configuration: Configuration, logger: Logger = Logger(label: "conveyor.postgres")) {
         self.configuration = configuration
         self.logger = logger
-        let connections = (0..<max(1, configuration.poolSize)).map {
-            PostgresConnection(settings: configuration, index: $0)
-        }
-        pool = ConnectionPool(connections: connections, lentStatementsOnLoop: configuration.lentStatementsOnLoop)
+        pool = ConnectionPool(settings: configuration)
     }
 
     public convenience init(url: String, poolSize: Int = 4) {
         self.init(configuration: Configuration(url: url, poolSize: poolSize))
     }
 
-    /// Runs one statement as its own implicit transaction. The pool's statement loop sends it on an
-    /// idle connection, or pipelined behind statements in flight (see `ConnectionPool`). A server
-    /// error goes to its statement's caller only. A connection failure is retried once on the same
-    /// connection, reconnected.
+    /// Runs one statement as its own implicit transaction. The pool sends it on an idle connection,
+    /// or pipelined with other queued statements (see `PoolStateMachine`). A server error goes to
+    /// its statement's caller only. A connection lost after the statement was sent fails it with
+    /// `isOutcomeUnknown` (it may or may not have committed): it is never run again silently; an
+    /// idempotent caller retries (`retryingUnknownOutcome`).
     @discardableResult
     public func query(_ sql: String, _ params: [PostgresValue] = []) async throws -> PostgresResult {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -71,45 +73,74 @@ public final class PostgresClient: Sendable {
     }
 
     /// Runs `body` inside `BEGIN … COMMIT` on one connection. Rolls back on any error; the whole
-    /// transaction is retried on serialization failure, deadlock, or a lost connection.
+    /// transaction is retried on serialization failure, deadlock, or a connection lost before
+    /// COMMIT was sent (nothing committed then). A connection lost during COMMIT fails with
+    /// `isOutcomeUnknown`: the transaction may or may not have committed, and is not run again.
     public func transaction<T: Sendable>(isolation: Isolation = .readCommitted,
                                          _ body: (PostgresConnection) async throws -> T) async throws -> T {
         var attempt = 0
+        var backoff = Backoff(initial: .milliseconds(10), maximum: .milliseconds(250))
         while true {
             attempt += 1
             do {
                 return try await withConnection { connection in
-                    _ = try await connection.run(command: "BEGIN ISOLATION LEVEL \(isolation.rawValue)")
                     do {
-                        let value = try await body(connection)
-                        _ = try await connection.run(command: "COMMIT")
+                        _ = try await connection.run(command: "BEGIN ISOLATION LEVEL \(isolation.rawValue)")
+                        let value: T
+                        do {
+                            value = try await body(connection)
+                        } catch {
+                            _ = try? await connection.run(command: "ROLLBACK")
+                            throw error
+                        }
+                        do {
+                            _ = try await connection.run(command: "COMMIT")
+                        } catch let error as PostgresError where error.isConnectionFailure {
+                            throw error.afterSending.committing
+                        }
                         return value
-                    } catch {
-                        _ = try? await connection.run(command: "ROLLBACK")
-                        throw error
+                    } catch let error as PostgresError where error.isOutcomeUnknown && !error.duringCommit {
+                        // Lost before COMMIT: the server rolled the transaction back.
+                        throw error.rolledBack
                     }
                 }
             } catch let error as PostgresError where (error.isRetryableTransactionFailure || error.isConnectionFailure)
-                && attempt <= configuration.maxTransactionRetries {
+                && !error.isOutcomeUnknown && attempt <= configuration.maxTransactionRetries {
                 logger.debug("retrying transaction", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
-                try await Task.sleep(for: .milliseconds(10 * attempt * attempt))
+                try await Task.sleep(for: backoff.next())
+            }
+        }
+    }
+
+    /// Runs `body` (idempotent statements) again, up to `attempts` times in all, while it fails
+    /// because a connection was lost after a statement was sent (`isOutcomeUnknown`): for callers
+    /// whose statements have the same effect run twice, e.g. reads and upserts.
+    public func retryingUnknownOutcome<T>(attempts: Int = 2, _ body: () async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await body()
+            } catch let error as PostgresError where error.isOutcomeUnknown && attempt < attempts {
+                logger.debug("retrying an idempotent statement after a lost connection", metadata: ["error": "\(error)"])
+                attempt += 1
             }
         }
     }
 
     /// Lends one connection for several statements outside a transaction (e.g. advisory locks).
     public func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        let connection = try await pool.acquire()
+        let pooled = try await pool.acquire()
+        let connection = PostgresConnection(pool: pool, pooled: pooled)
         let start = DispatchTime.now().uptimeNanoseconds
         defer {
             latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
-            pool.release(connection, lent: true)
+            pool.release(pooled)
         }
         do {
-            // On a node's event loops the body stays where it runs and its statements go through the
-            // loop that reads the connection's results. Otherwise the task moves to the connection's
-            // thread for the whole body: its statements run there without a hand-off each.
-            if pool.loop.lendsOnLoops { return try await body(connection) }
+            // With `lentStatementsOnLoop` the body stays where it runs and its statements go through
+            // the loop that reads the connection's results. Otherwise the task moves to the
+            // connection's thread for the whole body: its statements run there without a hand-off each.
+            if pool.lendsOnLoops { return try await body(connection) }
             return try await connection.onOwnThread { try await body(connection) }
         } catch {
             errors.increment()
@@ -124,13 +155,10 @@ public final class PostgresClient: Sendable {
     /// thread wake-up per statement, see `bench/README.md`). Like any event loop, it must not block:
     /// code that blocks or computes for long there delays every caller's results. Transactions still
     /// move to their connection's thread.
-    ///
-    /// In a node, whose tasks already run on `EventLoopGroup.global` (Swift's global executor there),
-    /// this is the first of its loops and there is nothing to gain from preferring it.
-    public var executor: any TaskExecutor { pool.loop.firstLoop }
+    public var executor: any TaskExecutor { pool.firstLoop }
 
     public func close() async {
-        for connection in await pool.drain() { await connection.close() }
+        await pool.drain()
     }
 
     public enum Isolation: String, Sendable {

@@ -1,53 +1,24 @@
 import Foundation
 
-/// Single statements on the connection's own thread: what the pool's `StatementLoop` must not do
-/// because it blocks (connecting), cannot pipeline (statements without parameters), or retries
-/// after the connection was lost.
+/// Single statements on a connection's own thread: what the event loop must not do because it
+/// blocks (connecting) or cannot pipeline (statements without parameters).
 extension PostgresConnection {
-    /// Runs `items` here, then hands the connection back to the pool. The pool has already marked it
-    /// busy on its own thread.
-    func runOnOwnThread(_ items: [QueuedStatement], retryingConnectionFailures: Bool, _ pool: ConnectionPool) {
-        let accepted = thread.submit { [self] in
-            if !items.isEmpty { run(items, retrying: retryingConnectionFailures) }
-            pool.release(self)
-        }
-        if !accepted {
-            // The thread is shut down (client closing): nothing can run here.
-            for item in items {
-                item.continuation.resume(throwing: PostgresError.clientClosed())
-            }
-        }
-    }
-
-    /// Runs one batch and resumes each caller with its own outcome as soon as it is known. With
-    /// `retrying`, statements that met a connection failure run once more on this connection
-    /// reconnected, so a server restart costs callers nothing.
-    private func run(_ batch: [QueuedStatement], retrying: Bool) {
-        var retry: [Int] = []
-        execute(batch.map(\.statement)) { i, outcome in
-            if retrying, case .failure(let error) = outcome, error.isConnectionFailure {
-                retry.append(i)
-            } else {
-                batch[i].resume(with: outcome)
-            }
-        }
-        if retry.isEmpty { return }
-        execute(retry.map { batch[$0].statement }) { j, outcome in batch[retry[j]].resume(with: outcome) }
-    }
-
-    /// Connects if needed, then sends runs of parameterized statements as pipelines. A statement
-    /// without parameters goes alone through the simple protocol, which allows several commands in
-    /// one string (pipeline mode does not); a lone statement needs no pipeline either.
-    private func execute(_ statements: [PipelinedStatement],
-                         _ deliver: (Int, Result<PostgresResult, PostgresError>) -> Void) {
-        do {
-            try Self.connectIfNeeded(handle, settings)
-        } catch {
-            for i in statements.indices { deliver(i, .failure(error)) }
-            return
-        }
+    /// Connects if needed, then sends runs of parameterized statements as pipelines, delivering
+    /// each statement's outcome (its index, its outcome) as soon as it is known. A statement without
+    /// parameters goes alone through the simple protocol, which allows several commands in one
+    /// string (pipeline mode does not); a lone statement needs no pipeline either. Nothing is run
+    /// twice: a connection lost under a statement fails it and the rest of its pipeline.
+    static func execute(_ statements: [PipelinedStatement], _ handle: PGConnHandle, _ settings: PostgresClient.Configuration,
+                        _ deliver: (Int, Result<PostgresResult, PostgresError>) -> Void) {
         var start = 0
         while start < statements.count {
+            do {
+                // Also after a loss under an earlier statement: the ones after it were never sent.
+                try connectIfNeeded(handle, settings)
+            } catch {
+                for i in start..<statements.count { deliver(i, .failure(error)) }
+                return
+            }
             var end = start + 1
             if statements[start].pipelinable {
                 while end < statements.count && statements[end].pipelinable { end += 1 }

@@ -1,53 +1,44 @@
 import ConveyorThreads
 import Dispatch
 import Foundation
+import Synchronization
 
-/// One libpq connection confined to its own thread, reconnecting after failures.
+/// A connection lent by the pool (`PostgresClient.withConnection`, `transaction`): its holder's
+/// statements run on it in order, in the same server session.
 ///
-/// Single statements (`PostgresClient.query`) reach it through the pool's queue: the pool's
-/// `StatementLoop` sends them on it while it is idle, pipelined, and its own thread connects it and
-/// runs what the loop cannot (`PostgresConnection+Batches.swift`). The thread is also a `TaskExecutor`: while a caller holds the connection (`withConnection`,
-/// `transaction`), its task runs on the connection's thread, so the statements of a transaction
-/// execute in place instead of each paying two thread hand-offs (there and back).
-public final class PostgresConnection: @unchecked Sendable {
-    // @unchecked Sendable: `handle` is used by one thread at a time, as the pool says: `thread`
-    // (closures run there, or a task running on `executor`) while the connection is lent or busy on
-    // its own thread, the pool's `StatementLoop` while it drives it. Each hand-over goes through the
-    // pool's lock, which orders the two threads' accesses.
-    let thread: DedicatedThread
-    let handle = PGConnHandle()
-    let settings: PostgresClient.Configuration
-    let executor: ConnectionExecutor
-    /// Position in the pool.
-    let index: Int
-    /// The pool's statement loop, set once before the connection is first used; through it go the
-    /// statements of a caller holding the connection when the pool lends on the loops.
-    weak var statementLoop: StatementLoop?
+/// By default the holder's task runs on the connection's own thread (its `TaskExecutor`), so the
+/// statements of a transaction execute in place instead of each paying two thread hand-offs. With
+/// `lentStatementsOnLoop` they are sent from where the task runs and read by the connection's loop.
+public final class PostgresConnection: Sendable {
+    let pool: ConnectionPool
+    let pooled: PooledConnection
 
-    init(settings: PostgresClient.Configuration, index: Int) {
-        self.settings = settings
-        self.index = index
-        let name = "postgres-\(index)"
-        self.thread = DedicatedThread(name: name)
-        self.executor = ConnectionExecutor(thread: thread)
+    init(pool: ConnectionPool, pooled: PooledConnection) {
+        self.pool = pool
+        self.pooled = pooled
     }
 
-    /// Runs one statement. A lost connection is reconnected on the next call, never reused broken.
+    /// Runs one statement. A lost connection fails it (`isConnectionFailure`; its outcome is
+    /// unknown) and is reconnected on the next call, never reused broken.
     public func query(_ sql: String, _ params: [PostgresValue] = []) async throws -> PostgresResult {
         try await run(PipelinedStatement(sql: sql, params: params))
     }
 
+    public func query(_ sql: String, _ params: any PostgresEncodable...) async throws -> PostgresResult {
+        try await query(sql, params.map(\.postgresValue))
+    }
+
     func run(_ statement: PipelinedStatement) async throws -> PostgresResult {
-        if let statementLoop, statementLoop.isLentOnLoop(index) {
-            return try await statementLoop.runLent(statement, on: self)
+        if pool.lendsOnLoops && statement.pipelinable {
+            return try await pool.runLent(statement, on: pooled)
         }
-        let (sql, params) = (statement.sql, statement.params)
-        if executor.isCurrentThread {
+        let (pooled, settings) = (pooled, pool.settings)
+        if pooled.executor.isCurrentThread {
             // Already on this connection's thread (a task running on its executor): no hand-off.
-            return try Self.execute(handle, settings, sql, params)
+            return try Self.execute(statement, pooled, settings)
         }
-        return try await thread.run { [handle, settings] () throws -> PostgresResult in
-            try Self.execute(handle, settings, sql, params)
+        return try await pooled.thread.run { () throws -> PostgresResult in
+            try Self.execute(statement, pooled, settings)
         }
     }
 
@@ -56,14 +47,19 @@ public final class PostgresConnection: @unchecked Sendable {
         try await run(PipelinedStatement(sql: command, params: [], singleCommand: true))
     }
 
-    public func query(_ sql: String, _ params: any PostgresEncodable...) async throws -> PostgresResult {
-        try await query(sql, params.map(\.postgresValue))
-    }
-
-    static func execute(_ handle: PGConnHandle, _ settings: PostgresClient.Configuration,
-                                _ sql: String, _ params: [PostgresValue]) throws -> PostgresResult {
-        try connectIfNeeded(handle, settings)
-        return try handle.execute(sql, params)
+    /// On the connection's own thread: out of pipeline mode if a loop statement left it there, then
+    /// the statement, blocking.
+    private static func execute(_ statement: PipelinedStatement, _ pooled: PooledConnection,
+                                _ settings: PostgresClient.Configuration) throws -> PostgresResult {
+        try pooled.io.withLock { io throws(PostgresError) -> PostgresResult in
+            io.endPipeline()
+            try connectIfNeeded(io.handle, settings)
+            do throws(PostgresError) {
+                return try io.handle.execute(statement.sql, statement.params)
+            } catch {
+                throw error.afterSending
+            }
+        }
     }
 
     /// Connects (blocking: on the connection's own thread) unless connected.
@@ -76,18 +72,9 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Runs `body` with the current task on this connection's thread.
     func onOwnThread<T>(_ body: () async throws -> T) async throws -> T {
         if #available(macOS 15.0, *) {
-            return try await withTaskExecutorPreference(executor) { try await body() }
+            return try await withTaskExecutorPreference(pooled.executor) { try await body() }
         }
         return try await body()
-    }
-
-    func disconnectForRetry() async {
-        _ = await thread.run { [handle] in handle.close() }
-    }
-
-    func close() async {
-        _ = await thread.run { [handle] in handle.close() }
-        thread.shutdown()
     }
 }
 
@@ -105,24 +92,22 @@ extension ConnectionExecutor: TaskExecutor {
     }
 }
 
-final class ConnectionExecutor: @unchecked Sendable {
-    // @unchecked Sendable: `owner` is written once, on the thread, and read with `lock` held.
+final class ConnectionExecutor: Sendable {
     let thread: DedicatedThread
-    private let lock = NSLock()
-    private var owner: pthread_t?
+    /// The thread's identity, recorded by its first job.
+    private let owner = Mutex<pthread_t?>(nil)
 
     init(thread: DedicatedThread) {
         self.thread = thread
         // The first job on the thread records its identity (jobs run in order, so before any other).
         thread.submit { [self] in
-            lock.withLock { owner = pthread_self() }
+            owner.withLock { $0 = pthread_self() }
         }
     }
 
     /// Whether the caller runs on this executor's thread.
     var isCurrentThread: Bool {
-        let owner = lock.withLock { self.owner }
-        guard let owner else { return false }
+        guard let owner = owner.withLock({ $0 }) else { return false }
         return pthread_equal(owner, pthread_self()) != 0
     }
 }

@@ -17,19 +17,14 @@ public struct ReaperService: Service {
     public func run() async throws {
         let interval = Duration.milliseconds(Int(context.settings.sweepIntervalSeconds * 1000))
         var masterChanges = context.redis.endpoint.masterChanges
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                // First: a Redis that lost writes is rebuilt before anything is reconciled against it.
-                let changes = context.redis.endpoint.masterChanges
-                try await checkEpoch(failover: changes != masterChanges)
-                masterChanges = changes
-                try await reclaimQueues()
-                try await reconcile()
-                try await cleanUpNodes()
-            } catch {
-                context.logger.warning("reaper pass failed", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: interval)
+        await RoleRunner("reaper pass", logger: context.logger, every: interval).run {
+            // First: a Redis that lost writes is rebuilt before anything is reconciled against it.
+            let changes = context.redis.endpoint.masterChanges
+            try await checkEpoch(failover: changes != masterChanges)
+            masterChanges = changes
+            try await reclaimQueues()
+            try await reconcile()
+            try await cleanUpNodes()
         }
     }
 

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import Metrics
+import Synchronization
 
 /// Redis client: a small pool of thread-confined connections for ordinary commands, and dedicated
 /// connections for blocking reads (`XREADGROUP … BLOCK`).
@@ -25,7 +26,8 @@ public final class RedisClient: Sendable {
     public let endpoint: RedisEndpoint
     private let watcher: SentinelWatcher?
     private let connections: [RedisConnection]
-    private let next = AtomicCounter()
+    /// The pool's round-robin cursor.
+    private let next = Atomic<Int>(0)
     private let logger: Logger
     private let latency = Metrics.Timer(label: "conveyor_redis_call_duration_seconds")
     private let errors = Counter(label: "conveyor_redis_errors_total")
@@ -86,7 +88,7 @@ public final class RedisClient: Sendable {
 
     /// The least busy connection, round-robin among equals.
     private func pick() -> RedisConnection {
-        let start = next.increment()
+        let start = next.wrappingAdd(1, ordering: .relaxed).newValue & Int.max
         var best = connections[start % connections.count]
         var bestBacklog = best.backlog
         if bestBacklog == 0 { return best }
@@ -100,18 +102,5 @@ public final class RedisClient: Sendable {
             }
         }
         return best
-    }
-}
-
-/// A lock-protected counter (the pool's round-robin cursor).
-final class AtomicCounter: @unchecked Sendable {
-    // @unchecked Sendable: `value` is only read and written with `lock` held.
-    private let lock = NSLock()
-    private var value = 0
-    func increment() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        value &+= 1
-        return value & Int.max
     }
 }

@@ -1,35 +1,52 @@
 import ConveyorThreads
 import Foundation
 import Logging
+import Synchronization
 
 /// One Redis connection confined to its own thread.
 ///
 /// Requests that arrive while the thread is busy are sent together as one pipeline (automatic
 /// pipelining), so many concurrent callers share one round trip. A connection that fails is closed
-/// and reconnected on the next request, with exponential backoff between attempts.
-public final class RedisConnection: @unchecked Sendable {
-    // @unchecked Sendable: `handle` and the backoff fields are only touched on `thread`;
-    // `pending` and `draining` only with `lock` held.
+/// and reconnected on the next request, with exponential backoff between attempts (`Backoff`).
+public final class RedisConnection: Sendable {
     private struct Request {
         var commands: EncodedCommands
         var timeout: Duration?
         var continuation: CheckedContinuation<[RedisValue], any Error>
     }
 
+    /// What callers and the connection's thread share.
+    private struct Queue: ~Copyable {
+        var pending: [Request] = []
+        var phase = Phase.idle
+    }
+
+    private enum Phase {
+        /// No drain is scheduled: the next request schedules one on the thread.
+        case idle
+        /// The thread drains `pending` and will see what is added meanwhile.
+        case draining
+        /// Closed: requests fail.
+        case closed
+    }
+
+    /// The hiredis context and the reconnect throttle; only used on `thread` (the lock is never
+    /// contended, it makes the confinement checkable).
+    private struct Link: ~Copyable {
+        let handle = RedisContextHandle()
+        /// The endpoint generation the open socket belongs to (see `RedisEndpoint`).
+        var connectedGeneration = 0
+        var backoff = Backoff(initial: .milliseconds(50), maximum: .seconds(2))
+        var nextAttempt: ContinuousClock.Instant = .now
+    }
+
     public var url: RedisURL { endpoint.url }
     let endpoint: RedisEndpoint
-    /// The endpoint generation the open socket belongs to (see `RedisEndpoint`).
-    private var connectedGeneration = 0
     public let connectTimeout: Duration
     public let commandTimeout: Duration
     private let thread: DedicatedThread
-    private let handle = RedisContextHandle()
-    private let lock = NSLock()
-    private var pending: [Request] = []
-    private var draining = false
-    private var closed = false
-    private var backoff: Duration = .zero
-    private var nextAttempt: ContinuousClock.Instant = .now
+    private let queue = Mutex(Queue())
+    private let link = Mutex(Link())
     private let logger: Logger
 
     public convenience init(url: RedisURL, name: String, connectTimeout: Duration = .seconds(2),
@@ -56,31 +73,41 @@ public final class RedisConnection: @unchecked Sendable {
     func pipeline(encoded commands: EncodedCommands, timeout: Duration? = nil) async throws -> [RedisValue] {
         if commands.count == 0 { return [] }
         return try await withCheckedThrowingContinuation { continuation in
-            lock.lock()
-            if closed {
-                lock.unlock()
-                continuation.resume(throwing: RedisError(code: .closed, message: "connection closed"))
-                return
+            let request = Request(commands: commands, timeout: timeout, continuation: continuation)
+            let start = queue.withLock { queue -> Bool? in
+                switch queue.phase {
+                case .closed: return nil
+                case .draining:
+                    queue.pending.append(request)
+                    return false
+                case .idle:
+                    queue.pending.append(request)
+                    queue.phase = .draining
+                    return true
+                }
             }
-            pending.append(Request(commands: commands, timeout: timeout, continuation: continuation))
-            let start = !draining
-            draining = true
-            lock.unlock()
-            if start { thread.submit { self.drain() } }
+            switch start {
+            case nil: continuation.resume(throwing: RedisError(code: .closed, message: "connection closed"))
+            case true?: thread.submit { self.drain() }
+            case false?: break
+            }
         }
     }
 
     /// Number of requests waiting for this connection's thread.
     public var backlog: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return pending.count
+        queue.withLock { $0.pending.count }
     }
 
     /// Fails what is queued, closes the socket and ends the thread.
     public func close() async {
-        lock.withLock { closed = true }
-        _ = await thread.run { self.handle.close() }
+        let failed = queue.withLock { queue -> [Request] in
+            queue.phase = .closed
+            defer { queue.pending = [] }
+            return queue.pending
+        }
+        for request in failed { request.continuation.resume(throwing: RedisError(code: .closed, message: "connection closed")) }
+        _ = await thread.run { self.link.withLock { $0.handle.close() } }
         thread.shutdown()
     }
 
@@ -88,22 +115,19 @@ public final class RedisConnection: @unchecked Sendable {
 
     private func drain() {
         while true {
-            lock.lock()
-            let batch = pending
-            pending.removeAll(keepingCapacity: true)
-            if batch.isEmpty {
-                draining = false
-                lock.unlock()
-                return
+            let batch = queue.withLock { queue -> [Request] in
+                defer { queue.pending.removeAll(keepingCapacity: true) }
+                if queue.pending.isEmpty, case .draining = queue.phase { queue.phase = .idle }
+                return queue.pending
             }
-            lock.unlock()
-            execute(batch)
+            if batch.isEmpty { return }
+            link.withLock { execute(batch, &$0) }
         }
     }
 
-    private func execute(_ batch: [Request]) {
+    private func execute(_ batch: [Request], _ link: inout Link) {
         do {
-            try ensureConnected()
+            try ensureConnected(&link)
         } catch {
             for request in batch { request.continuation.resume(throwing: error) }
             return
@@ -111,12 +135,13 @@ public final class RedisConnection: @unchecked Sendable {
         // Requests with their own timeout (blocking reads) go alone; the rest share one pipeline.
         var shared: [Request] = []
         for request in batch {
-            if request.timeout != nil { run([request]) } else { shared.append(request) }
+            if request.timeout != nil { run([request], &link) } else { shared.append(request) }
         }
-        if !shared.isEmpty { run(shared) }
+        if !shared.isEmpty { run(shared, &link) }
     }
 
-    private func run(_ requests: [Request]) {
+    private func run(_ requests: [Request], _ link: inout Link) {
+        let handle = link.handle
         let custom = requests.count == 1 ? requests[0].timeout : nil
         if let custom { handle.setTimeout(custom) }
         defer { if custom != nil { handle.setTimeout(commandTimeout) } }
@@ -125,7 +150,7 @@ public final class RedisConnection: @unchecked Sendable {
             // A demoted master answers writes with READONLY: find the new one for the next request.
             if replies.contains(where: { if case .error(let m) = $0 { m.hasPrefix("READONLY") } else { false } }) {
                 handle.close()
-                endpoint.invalidate(seen: connectedGeneration, reason: "READONLY reply")
+                endpoint.invalidate(seen: link.connectedGeneration, reason: "READONLY reply")
             }
             if requests.count == 1 {
                 requests[0].continuation.resume(returning: replies)
@@ -143,25 +168,24 @@ public final class RedisConnection: @unchecked Sendable {
         }
     }
 
-    private func ensureConnected() throws(RedisError) {
+    private func ensureConnected(_ link: inout Link) throws(RedisError) {
         let generation = endpoint.generation
-        if handle.isConnected && connectedGeneration == generation { return }
-        handle.close()
+        if link.handle.isConnected && link.connectedGeneration == generation { return }
+        link.handle.close()
         let now = ContinuousClock.now
         // A master switch announced since the last failure is worth trying at once.
-        if now < nextAttempt && generation == connectedGeneration {
-            throw RedisError(code: .connectionLost, message: "\(url) unreachable; next reconnect attempt in \(nextAttempt - now)")
+        if now < link.nextAttempt && generation == link.connectedGeneration {
+            throw RedisError(code: .connectionLost, message: "\(url) unreachable; next reconnect attempt in \(link.nextAttempt - now)")
         }
         do {
             let target = try endpoint.resolve(connectTimeout: connectTimeout)
-            try handle.connect(url: target.url, connectTimeout: connectTimeout, commandTimeout: commandTimeout,
-                               checkMaster: url.sentinel != nil)
-            connectedGeneration = target.generation
-            backoff = .zero
+            try link.handle.connect(url: target.url, connectTimeout: connectTimeout, commandTimeout: commandTimeout,
+                                    checkMaster: url.sentinel != nil)
+            link.connectedGeneration = target.generation
+            link.backoff.reset()
         } catch {
-            connectedGeneration = generation
-            backoff = backoff == .zero ? .milliseconds(50) : min(backoff * 2, .seconds(2))
-            nextAttempt = ContinuousClock.now + backoff
+            link.connectedGeneration = generation
+            link.nextAttempt = ContinuousClock.now + link.backoff.next()
             throw error
         }
     }

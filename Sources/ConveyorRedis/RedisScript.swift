@@ -1,13 +1,13 @@
 import Foundation
+import Synchronization
 
 /// A Lua script called by SHA (`EVALSHA`), loaded on first use and reloaded after `NOSCRIPT`
 /// (a restarted server or a `SCRIPT FLUSH`).
-public final class RedisScript: @unchecked Sendable {
-    // @unchecked Sendable: `sha` is only read and written with `lock` held.
+public final class RedisScript: Sendable {
     public let name: String
     public let source: String
-    private let lock = NSLock()
-    private var sha: String?
+    /// The SHA the server knows the script by, once loaded.
+    private let sha = Mutex<String?>(nil)
 
     public init(name: String, source: String) {
         self.name = name
@@ -23,15 +23,11 @@ public final class RedisScript: @unchecked Sendable {
     }
 
     func currentSHA() -> String? {
-        lock.lock()
-        defer { lock.unlock() }
-        return sha
+        sha.withLock { $0 }
     }
 
     func store(_ value: String?) {
-        lock.lock()
-        sha = value
-        lock.unlock()
+        sha.withLock { $0 = value }
     }
 }
 

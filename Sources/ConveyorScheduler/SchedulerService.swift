@@ -36,14 +36,7 @@ public struct SchedulerService: Service {
 
     func sweepLoop() async {
         let interval = Duration.milliseconds(Int(context.settings.sweepIntervalSeconds * 1000))
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await sweep()
-            } catch {
-                context.logger.warning("scheduler sweep failed", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: interval)
-        }
+        await RoleRunner("scheduler sweep", logger: context.logger, every: interval).run { try await sweep() }
     }
 
     /// The safety net: every owner with waiting jobs is evaluated, and created jobs that never

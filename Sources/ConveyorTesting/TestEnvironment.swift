@@ -33,11 +33,12 @@ public enum TestEnvironment {
     /// A Postgres client on a fresh, empty database made for this test.
     public static func freshPostgres(poolSize: Int = 2, lentStatementsOnLoop: Bool? = nil) async throws -> (client: PostgresClient, url: String) {
         let admin = PostgresClient(url: postgresURL, poolSize: 1)
-        defer { Task { await admin.close() } }
         let name = "cv_test_\(UUID().uuidString.prefix(8).lowercased())"
         do {
             try await admin.query("CREATE DATABASE \(name)")
+            await admin.close()
         } catch {
+            await admin.close()
             throw TestSetupError("PostgreSQL at \(postgresURL) is not reachable (\(error)). Start it with: \(startCommand)")
         }
         let url = replacingDatabase(in: postgresURL, with: name)

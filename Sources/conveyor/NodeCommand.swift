@@ -1,7 +1,6 @@
 import ArgumentParser
 import ConveyorCore
 import ConveyorNode
-import ConveyorThreads
 import Foundation
 import Logging
 
@@ -36,14 +35,6 @@ struct NodeCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "conveyor")
         logger[metadataKey: "node"] = "\(settings.nodeID)"
-        if settings.eventLoopThreads > 0 {
-            // Before the node starts its services, so their tasks run on the loops (see EventLoopGroup).
-            if EventLoopGroup.installAsGlobalExecutor(threads: settings.eventLoopThreads) != nil {
-                logger.info("event loops run the node's tasks", metadata: ["threads": "\(settings.eventLoopThreads)"])
-            } else {
-                logger.warning("Swift's global executor hook is unavailable: tasks stay on Swift's default pool")
-            }
-        }
         try await Node.run(settings: settings, logger: logger)
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// Lent connections whose statements go through the statement loop (`lentStatementsOnLoop`), as on a
-/// node's event loops: what cannot be pipelined, a lost connection, and a real global executor.
+/// node's event loops: what cannot be pipelined, a lost connection, tasks on the loop.
 @Suite("Postgres client: lent connections on the loop")
 struct PostgresLentOnLoopTests {
     /// Several commands in one string without parameters (as migrations send) run on the
@@ -58,52 +58,45 @@ struct PostgresLentOnLoopTests {
         await pg.close()
     }
 
-    /// In a child process with the event loops installed as Swift's global executor (as
-    /// `conveyor node` does): concurrent transactions, rollbacks and single statements from tasks
-    /// on the loops, each outcome its own, every committed update counted exactly once.
-    @Test func transactionsFromTasksOnANodesEventLoops() async {
-        await #expect(processExitsWith: .success) {
-            guard EventLoopGroup.installAsGlobalExecutor(threads: 2) != nil else { exit(2) }
-            do {
-                let (pg, _) = try await TestEnvironment.freshPostgres(poolSize: 3)
-                try await pg.query("CREATE TABLE counters (id int PRIMARY KEY, n int NOT NULL)")
-                try await pg.query("INSERT INTO counters SELECT i, 0 FROM generate_series(0, 9) AS i")
-                let rolledBack = try await withThrowingTaskGroup(of: Int.self) { group in
-                    for task in 0..<12 {
-                        group.addTask {
-                            var rolledBack = 0
-                            for step in 0..<30 {
-                                let id = (task + step) % 10
-                                if step % 7 == 6 {
-                                    do {
-                                        try await pg.transaction { connection in
-                                            _ = try await connection.query("UPDATE counters SET n = n + 1 WHERE id = $1", [.int(id)])
-                                            _ = try await connection.query("INSERT INTO counters VALUES ($1, 0)", [.int(id)])
-                                        }
-                                    } catch let error as PostgresError where error.isUniqueViolation {
-                                        rolledBack += 1
-                                    }
-                                } else if step % 2 == 0 {
-                                    try await pg.transaction { connection in
-                                        _ = try await connection.query("UPDATE counters SET n = n + 1 WHERE id = $1", [.int(id)])
-                                    }
-                                } else {
-                                    try await pg.query("UPDATE counters SET n = n + 1 WHERE id = $1", [.int(id)])
+    /// Concurrent transactions, rollbacks and single statements from tasks preferring the client's
+    /// event loop, lent connections sending through it: each outcome its own, every committed
+    /// update counted exactly once.
+    @Test func transactionsFromTasksOnTheEventLoop() async throws {
+        let (pg, _) = try await TestEnvironment.freshPostgres(poolSize: 3, lentStatementsOnLoop: true)
+        try await pg.query("CREATE TABLE counters (id int PRIMARY KEY, n int NOT NULL)")
+        try await pg.query("INSERT INTO counters SELECT i, 0 FROM generate_series(0, 9) AS i")
+        let rolledBack = try await withThrowingTaskGroup(of: Int.self) { group in
+            for task in 0..<12 {
+                group.addTask(executorPreference: pg.executor) {
+                    var rolledBack = 0
+                    for step in 0..<30 {
+                        let id = (task + step) % 10
+                        if step % 7 == 6 {
+                            do {
+                                try await pg.transaction { connection in
+                                    _ = try await connection.query("UPDATE counters SET n = n + 1 WHERE id = $1", [.int(id)])
+                                    _ = try await connection.query("INSERT INTO counters VALUES ($1, 0)", [.int(id)])
                                 }
+                            } catch let error as PostgresError where error.isUniqueViolation {
+                                rolledBack += 1
                             }
-                            return rolledBack
+                        } else if step % 2 == 0 {
+                            try await pg.transaction { connection in
+                                _ = try await connection.query("UPDATE counters SET n = n + 1 WHERE id = $1", [.int(id)])
+                            }
+                        } else {
+                            try await pg.query("UPDATE counters SET n = n + 1 WHERE id = $1", [.int(id)])
                         }
                     }
-                    return try await group.reduce(0, +)
+                    return rolledBack
                 }
-                guard rolledBack == 12 * 4 else { exit(3) }
-                let total = try await pg.query("SELECT sum(n)::int AS total FROM counters").first?["total"].int
-                guard total == 12 * (30 - 4) else { exit(4) }
-                await pg.close()
-            } catch {
-                exit(5)
             }
+            return try await group.reduce(0, +)
         }
+        #expect(rolledBack == 12 * 4)
+        let total = try await pg.query("SELECT sum(n)::int AS total FROM counters").first?["total"].int
+        #expect(total == 12 * (30 - 4))
+        await pg.close()
     }
 }
 

@@ -6,9 +6,7 @@ import Testing
 import Glibc
 #endif
 
-/// Event loops, and a group installed as Swift's global executor in a child process (exit test: the
-/// hook is process-wide). Real nodes install it too: `scripts/test-ops.sh` and the chaos runs start
-/// `conveyor node`, and ops restarts one node with `event_loop_threads: 0`.
+/// Event loops: tasks preferring them, watched descriptors, stopping; groups of them.
 @Suite("Event loops")
 struct EventLoopTests {
     /// A task that prefers a loop runs on the loop's thread, before and after a suspension.
@@ -68,50 +66,6 @@ struct EventLoopTests {
         #expect(finished)
     }
 
-    /// Installed as Swift's global executor (in a child process: the hook is process-wide), the
-    /// group runs tasks that have no executor of their own, also after a sleep; tasks started from
-    /// one loop's thread queue there, and when more pile up than it is worth waiting for, the idle
-    /// sibling takes some: every task runs exactly once, on both threads.
-    @Test func installedAsTheGlobalExecutorTheGroupRunsTasksAndSharesWork() async {
-        await #expect(processExitsWith: .success) {
-            guard let group = EventLoopGroup.installAsGlobalExecutor(threads: 2) else { exit(2) }
-            guard EventLoopGroup.global === group, EventLoopGroup.runsGlobalJobs else { exit(3) }
-            await resumedFromAnotherThread()  // the task's next step is a global job: it runs on a loop
-            guard let home = EventLoop.current, home.group === group else { exit(4) }
-            let ran = Tally()
-            await withTaskGroup(of: Void.self) { tasks in
-                for _ in 0..<200 {
-                    tasks.addTask {
-                        // Busy for a moment, so the queue grows while the loop works.
-                        let until = ContinuousClock.now + .microseconds(200)
-                        while ContinuousClock.now < until {}
-                        ran.add(EventLoop.current?.name ?? "elsewhere")
-                    }
-                }
-            }
-            let counts = ran.counts
-            guard counts.values.reduce(0, +) == 200, counts["elsewhere"] == nil else { exit(5) }
-            guard counts.count == 2 else { exit(6) }
-            // Calls of nonisolated async functions that do not suspend stay in place: no job each
-            // (a global job run as the loop's own would be moved by the runtime at every call).
-            await resumedFromAnotherThread()
-            guard let loop = EventLoop.current else { exit(9) }
-            let before = loop.jobsRun
-            var sum = 0
-            for i in 0..<1_000 { sum += await identity(i) }
-            guard sum == 499_500, EventLoop.current === loop, loop.jobsRun - before < 10 else { exit(10) }
-            // A sleeping task wakes on Dispatch's pool (delayed jobs bypass the hook) and comes
-            // back at its next global job.
-            try? await Task.sleep(for: .milliseconds(5))
-            await resumedFromAnotherThread()
-            guard EventLoop.current?.group === group else { exit(7) }
-            // Routed back to Dispatch's pool, new jobs run there.
-            EventLoopGroup.runsGlobalJobs = false
-            await resumedFromAnotherThread()
-            guard EventLoop.current == nil else { exit(8) }
-        }
-    }
-
     /// `next()` keeps a caller on its own loop and spreads callers from other threads.
     @Test func nextStaysOnTheCallersLoopAndSpreadsOthers() async {
         let group = EventLoopGroup(threads: 3, name: "test-next")
@@ -122,36 +76,8 @@ struct EventLoopTests {
             (0..<5).allSatisfy { _ in group.next() === second }
         }
         #expect(stays)
-        #expect(EventLoopGroup.global == nil, "only child processes install a global executor")
+        await group.stop()
     }
-}
-
-/// Suspends until another thread resumes the task: its next step is enqueued as a global job
-/// (`swift_task_enqueueGlobal`, which the installed hook routes). `Task.yield()` would not do:
-/// since Swift 6.2 it enqueues on `Task.currentExecutor`, which bypasses the hook. The other
-/// thread waits a moment first: a continuation resumed before its task has finished suspending
-/// lets the task go on in place, with no job at all.
-private func resumedFromAnotherThread() async {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        Thread.detachNewThread {
-            usleep(20_000)
-            continuation.resume()
-        }
-    }
-}
-
-/// A nonisolated async function that never suspends.
-private func identity(_ value: Int) async -> Int { value }
-
-/// Counts, by loop name, where tasks ran.
-private final class Tally: Sendable {
-    private let byName = Mutex<[String: Int]>([:])
-
-    func add(_ name: String) {
-        byName.withLock { $0[name, default: 0] += 1 }
-    }
-
-    var counts: [String: Int] { byName.withLock { $0 } }
 }
 
 /// Reads a pipe when its loop reports it, recording each byte.

@@ -53,13 +53,8 @@ public struct NotifyService: Service {
     }
 
     private func retryDue(_ sender: DeliverySender) async {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                for id in try await sender.due() { try await sender.deliver(id) }
-            } catch {
-                context.logger.warning("notification retry sweep failed", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: configuration.sweepInterval)
+        await RoleRunner("notification retry sweep", logger: context.logger, every: configuration.sweepInterval).run {
+            for id in try await sender.due() { try await sender.deliver(id) }
         }
     }
 }

@@ -64,26 +64,18 @@ public struct WorkerService: Service {
 
     private func claimLoop(reader: QueueReader, pool: SlotPool,
                            start: (String, StreamEntry, JobHandle) async -> Void) async {
-        var backoff = Duration.milliseconds(100)
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        await RoleRunner("claiming", logger: context.logger).run {
             let free = await pool.waitForFree(timeout: .seconds(1))
-            guard free > 0 else { continue }
-            do {
-                for (stream, entry) in try await reader.claim(free: free) {
-                    if Task.isCancelled || Task.isShuttingDownGracefully {
-                        // Claimed while the drain began: hand it back at once.
-                        await handBack(entry, stream: stream)
-                        continue
-                    }
-                    let handle = JobHandle(job: QueueEntry(entry)?.job ?? 0)
-                    await pool.occupy(handle)
-                    await start(stream, entry, handle)
+            guard free > 0 else { return }
+            for (stream, entry) in try await reader.claim(free: free) {
+                if Task.isCancelled || Task.isShuttingDownGracefully {
+                    // Claimed while the drain began: hand it back at once.
+                    await handBack(entry, stream: stream)
+                    continue
                 }
-                backoff = .milliseconds(100)
-            } catch {
-                context.logger.warning("claiming failed; retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(5))
+                let handle = JobHandle(job: QueueEntry(entry)?.job ?? 0)
+                await pool.occupy(handle)
+                await start(stream, entry, handle)
             }
         }
     }

@@ -43,7 +43,7 @@ struct ClientsBenchmark: AsyncParsableCommand {
     @Option(help: "pgbench query mode (-M). Our client sends parameters apart from the SQL (PQexecParams: the extended protocol), so `extended` is the like-for-like reference; `simple` splices values into the SQL text.")
     var pgbenchMode = "extended"
 
-    @Option(help: "Threads of the event loops that run our tasks, as `conveyor node`'s event_loop_threads (default: one per CPU).")
+    @Option(help: "Threads of the event loops that read Postgres results, as `conveyor node`'s event_loop_threads (default: one per CPU).")
     var eventLoopThreads = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: "Folder for the JSON results.")
@@ -57,10 +57,6 @@ struct ClientsBenchmark: AsyncParsableCommand {
         #if DEBUG
         print("warning: a debug build; measure with `swift run -c release conveyor-bench clients`\n")
         #endif
-        // As `conveyor node` does: our tasks run on the event loops, which also read Postgres results.
-        guard EventLoopGroup.installAsGlobalExecutor(threads: eventLoopThreads) != nil else {
-            throw BenchError("could not install the event loops as Swift's global executor")
-        }
         var results: [BenchResult] = []
         var environment: [String: String] = ["cpus": String(ProcessInfo.processInfo.activeProcessorCount),
                                              "event_loop_threads": String(eventLoopThreads),
@@ -273,7 +269,7 @@ struct PostgresBench {
     func run() async throws -> [BenchResult] {
         guard let tool = findTool("pgbench") else { throw BenchError("pgbench not found; run scripts/install-deps.sh") }
         let c = options.pgClients
-        let client = PostgresClient(configuration: .init(url: url, poolSize: c))
+        let client = PostgresClient(configuration: .init(url: url, poolSize: c, eventLoops: options.eventLoopThreads))
         defer { Task { await client.close() } }
         try await client.query("""
             DROP TABLE IF EXISTS bench_insert, bench_update;
@@ -289,8 +285,8 @@ struct PostgresBench {
             var name: String
             var script: String
             var ours: @Sendable (PostgresClient, inout BenchRandom) async throws -> Void
-            /// Also measured with the tasks on Swift's default pool (single statements only).
-            var onSwiftPoolToo = true
+            /// Also measured with the tasks preferring the client's event loop (single statements only).
+            var onLoopToo = true
         }
         let rows = Self.updateRows
         let cases: [Case] = [
@@ -316,10 +312,10 @@ struct PostgresBench {
                     _ = try await pg.transaction { connection in
                         try await connection.query("INSERT INTO bench_insert (k, v) VALUES ($1, $2)", [.int(k), .text("payload")])
                     }
-                }, onSwiftPoolToo: false),
+                }, onLoopToo: false),
         ]
         // Warm up every connection of the pool.
-        _ = try await measure(client, seconds: 1, onSwiftPool: false, cases[0].ours)
+        _ = try await measure(client, seconds: 1, onLoop: false, cases[0].ours)
 
         let pgURL = URLComponents(string: url)
         var results: [BenchResult] = []
@@ -332,17 +328,17 @@ struct PostgresBench {
             if let user = pgURL?.user { arguments += ["-U", user] }
             arguments.append(options.postgresDatabase)
             var ours: [Double] = []
-            var oursOnSwiftPool: [Double] = []
+            var oursOnLoop: [Double] = []
             var reference: [Double] = []
             for round in 1...max(1, options.rounds) {
                 let of = "round \(round)/\(max(1, options.rounds))"
                 try await reset(client)
-                print("\(benchCase.name), \(of): ours, \(c) tasks on \(options.eventLoopThreads) event loops, pool \(c), \(options.seconds) s…")
-                ours.append(try await measure(client, seconds: options.seconds, onSwiftPool: false, benchCase.ours))
-                if benchCase.onSwiftPoolToo {
+                print("\(benchCase.name), \(of): ours, \(c) tasks on Swift's default pool, \(options.eventLoopThreads) event loops, pool \(c), \(options.seconds) s…")
+                ours.append(try await measure(client, seconds: options.seconds, onLoop: false, benchCase.ours))
+                if benchCase.onLoopToo {
                     try await reset(client)
-                    print("\(benchCase.name), \(of): ours, \(c) tasks on Swift's default pool, pool \(c), \(options.seconds) s…")
-                    oursOnSwiftPool.append(try await measure(client, seconds: options.seconds, onSwiftPool: true, benchCase.ours))
+                    print("\(benchCase.name), \(of): ours, \(c) tasks preferring the client's event loop, pool \(c), \(options.seconds) s…")
+                    oursOnLoop.append(try await measure(client, seconds: options.seconds, onLoop: true, benchCase.ours))
                 }
                 try await reset(client)
                 print("\(benchCase.name), \(of): pgbench \(arguments.joined(separator: " "))…")
@@ -353,13 +349,13 @@ struct PostgresBench {
                 }
                 reference.append(tps)
             }
-            print("\(benchCase.name): ours \(ours.map(BenchResult.format)), default pool \(oursOnSwiftPool.map(BenchResult.format)), pgbench \(reference.map(BenchResult.format))")
+            print("\(benchCase.name): ours \(ours.map(BenchResult.format)), on the loop \(oursOnLoop.map(BenchResult.format)), pgbench \(reference.map(BenchResult.format))")
             let tps = mean(reference)
             let command = "pgbench -n -M \(options.pgbenchMode) -c \(c) -j \(options.pgThreads) -T \(options.seconds) -f <script>"
             results.append(BenchResult(name: benchCase.name, unit: "tx/s", ours: mean(ours), reference: tps,
                                        referenceCommand: command, script: benchCase.script))
-            if !oursOnSwiftPool.isEmpty {
-                results.append(BenchResult(name: benchCase.name + ", tasks on Swift's default pool", unit: "tx/s", ours: mean(oursOnSwiftPool),
+            if !oursOnLoop.isEmpty {
+                results.append(BenchResult(name: benchCase.name + ", tasks preferring the client's loop", unit: "tx/s", ours: mean(oursOnLoop),
                                            reference: tps, referenceCommand: command, script: benchCase.script, informational: true))
             }
         }
@@ -375,17 +371,15 @@ struct PostgresBench {
         try await client.query("CHECKPOINT")
     }
 
-    /// `pgClients` tasks run `body` in a loop for `seconds`, on the event loops (as in a node) or on
-    /// Swift's default pool (a node with `event_loop_threads: 0`); returns calls per second.
-    private func measure(_ client: PostgresClient, seconds: Int, onSwiftPool: Bool,
+    /// `pgClients` tasks run `body` in a loop for `seconds`, on Swift's default pool (as in a node)
+    /// or preferring the client's event loop (`PostgresClient.executor`); returns calls per second.
+    private func measure(_ client: PostgresClient, seconds: Int, onLoop: Bool,
                          _ body: @escaping @Sendable (PostgresClient, inout BenchRandom) async throws -> Void) async throws -> Double {
-        EventLoopGroup.runsGlobalJobs = !onSwiftPool
-        defer { EventLoopGroup.runsGlobalJobs = true }
         let start = ContinuousClock.now
         let deadline = start + .seconds(seconds)
         let total = try await withThrowingTaskGroup(of: Int.self) { group in
             for task in 0..<options.pgClients {
-                group.addTask {
+                group.addTask(executorPreference: onLoop ? client.executor : nil) {
                     var n = 0
                     var random = BenchRandom(seed: UInt64(task))
                     while ContinuousClock.now < deadline {
