@@ -7,6 +7,7 @@
 #   scripts/chaos.sh    (nodes killed, stopped and restarted mid-build; invariants checked)
 #   scripts/chaos.sh failover (Sentinel failover, Redis emptied, PostgreSQL standby promoted; "all" runs both)
 #   scripts/security.sh (hostile builds against the sandbox; docs/security.md)
+#   scripts/test-shutdown.sh (a node exits within drain_grace_seconds + 5 s of SIGTERM, servers stopped or frozen)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -28,4 +29,5 @@ if [[ $# -eq 0 ]]; then
   bash scripts/test-ops.sh
   bash scripts/chaos.sh all
   bash scripts/security.sh
+  bash scripts/test-shutdown.sh --no-build
 fi
