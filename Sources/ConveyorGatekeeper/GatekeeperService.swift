@@ -135,10 +135,15 @@ public struct GatekeeperService: Service {
         var limits = ConfigLimits()
         limits.maxJobs = context.settings.maxJobsPerBuild
         let budget = context.settings.configEvalTimeoutSeconds
-        let evaluated = await ConfigEvaluator.run(budget: .seconds(budget)) { [limits, request] () -> Result<ExpandedBuild, ConfigError> in
+        let settingsEnv = try await envVars.forBuild(repository: request.repositoryID, branch: request.branch)
+        var evaluationContext = request.context
+        // Conditions (`env(NAME)`) see the repository's public settings variables; secret ones stay
+        // sealed until the worker opens them, so conditions can't read them (docs/travis-compat.md).
+        evaluationContext.settingsEnv = settingsEnv.filter { $0.sealed == nil }
+        let evaluated = await ConfigEvaluator.run(budget: .seconds(budget)) { [limits, request, evaluationContext] () -> Result<ExpandedBuild, ConfigError> in
             Result { () throws(ConfigError) -> ExpandedBuild in
                 // `secure:` values stay ciphertext in the jobs: only the worker decrypts, just before the job runs.
-                try ConfigExpander.expand(yamlData: fetched.bytes, context: request.context, limits: limits,
+                try ConfigExpander.expand(yamlData: fetched.bytes, context: evaluationContext, limits: limits,
                                           keepSecureValuesSealed: true, overrides: request.configOverride)
             }
         }
@@ -165,7 +170,7 @@ public struct GatekeeperService: Service {
                                     warnings: expanded.warnings)
             return
         }
-        expanded.jobs = SealedEnv.prepare(expanded.jobs, settingsEnv: try await envVars.forBuild(repository: request.repositoryID, branch: request.branch),
+        expanded.jobs = SealedEnv.prepare(expanded.jobs, settingsEnv: settingsEnv,
                                           origin: request.origin)
         let configJSON = expanded.storedJSON().jsonText()
         guard let build = try await writer.create(request: request, expanded: expanded, configJSON: configJSON, queues: queues) else { return }
