@@ -4,6 +4,7 @@
 public enum MetricHelp {
     public static let text: [String: String] = [
         "conveyor_builds_finished_total": "builds that finished (once per build, also with fast_finish)",
+        "conveyor_cron_runs_total": "due crons this gatekeeper node ran",
         "conveyor_consumer_reclaimed_total": "entries of a dead consumer of that group taken over by a live consumer of the same group",
         "conveyor_http_request_duration_seconds": "time to produce each response (for SSE and WebSocket streams: until the stream opens)",
         "conveyor_http_requests_total": "HTTP requests served by the web role",
@@ -33,6 +34,8 @@ public enum MetricHelp {
         "conveyor_reaper_dead_lettered_total": "entries moved to cv:dead:<stream> after max_deliveries",
         "conveyor_reaper_reclaimed_total": "queue entries of workers silent past their lease: jobs of lost workers, which the reaper resets (reason worker_lost)",
         "conveyor_reaper_reconciliations_total": "repairs from comparing Postgres with Redis: jobs reset because their slot lease lapsed, slots of finished jobs released",
+        "conveyor_redis_master_changes_total": "times this node saw the Sentinel master move",
+        "conveyor_redis_repairs_total": "times this node rebuilt Redis from Postgres (epoch missing or behind, a master change, conveyor repair)",
         "conveyor_redis_call_duration_seconds": "every Redis command or pipeline this node sent, round trip",
         "conveyor_redis_errors_total": "Redis calls that failed (connection lost, timeout, OOM under noeviction, script error)",
         "conveyor_requests_total": "build requests the gatekeeper handled",
