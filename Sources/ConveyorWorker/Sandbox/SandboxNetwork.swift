@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// A job's outbound network: slirp4netns, run as the job's build uid and inside the job's cgroup,
-/// attached to the network namespace the job's `unshare` made. `--disable-host-loopback` keeps the
+/// attached to the network namespace the job's `unshare` made, and killed if the node dies (`--pdeathsig`). `--disable-host-loopback` keeps the
 /// host's 127.0.0.1 out of reach; the host's other own addresses and `sandbox_deny_networks` are
 /// refused by `SandboxFirewall` (nftables, by the build uids' socket owner).
 enum SandboxNetwork {
@@ -26,7 +26,9 @@ enum SandboxNetwork {
         }
         guard ready else { throw ExecutorError(reason: "sandbox_network", "the job's network namespace did not appear within 5 s") }
         let command = [SandboxPlan.Tools().shell, "-c", #"while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@""#, "sh"]
-            + cgroupProcs + ["--", SandboxPlan.Tools().setpriv, "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--inh-caps=-all", "--no-new-privs", "--",
+            + cgroupProcs + ["--", SandboxPlan.Tools().setpriv, "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--inh-caps=-all", "--no-new-privs",
+                             // Killed with the node: a SIGKILLed node must not leave slirp4netns behind.
+                             "--pdeathsig", "KILL", "--",
                              slirp, "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-seccomp",
                              "--userns-path=/proc/\(pid)/ns/user", "--netns-type=path", "/proc/\(pid)/ns/net", "tap0"]
         return try SpawnedProcess.spawn(command, environment: ["PATH": "/usr/bin:/bin"], output: { _ in })
