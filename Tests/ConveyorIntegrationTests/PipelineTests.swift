@@ -12,20 +12,23 @@ import Testing
 /// The whole path on real servers: request → gatekeeper (two of them) → scheduler → worker (a
 /// real bash script in the sandbox) → hub → logs, ending in Postgres and on `cv:events`.
 @Suite struct PipelineTests {
+    /// Runs git in `dir` as a test committer; its trimmed stdout.
+    static func git(_ dir: String, _ args: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        p.arguments = ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid"] + args
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        p.waitUntilExit()
+        return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     static func makeRepository(_ config: String) throws -> (url: String, sha: String) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cv-repo-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try config.write(toFile: dir + "/.conveyor.yml", atomically: true, encoding: .utf8)
-        func git(_ args: String...) throws -> String {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-            p.arguments = ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid"] + args
-            let out = Pipe()
-            p.standardOutput = out
-            try p.run()
-            p.waitUntilExit()
-            return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        func git(_ args: String...) throws -> String { try PipelineTests.git(dir, args) }
         _ = try git("init", "-q", "-b", "main")
         _ = try git("add", ".")
         _ = try git("commit", "-qm", "config")

@@ -68,16 +68,7 @@ import Testing
         }
     }
 
-    static func git(_ dir: String, _ args: String...) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        p.arguments = ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid"] + args
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        p.waitUntilExit()
-        return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+    static func git(_ dir: String, _ args: String...) throws -> String { try PipelineTests.git(dir, args) }
 
     static func sha256(_ text: String) async throws -> String {
         let file = temporary("plain"), log = temporary("sha")

@@ -28,16 +28,7 @@ import Testing
               - env | grep -E '^(TRAVIS|CONVEYOR|CI|CONTINUOUS|HOME|USER|LANG|FIRST|SECOND)' | sort
               - ls
             """.write(toFile: dir + "/.conveyor.yml", atomically: true, encoding: .utf8)
-        func git(_ args: String...) throws -> String {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-            p.arguments = ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid"] + args
-            let out = Pipe()
-            p.standardOutput = out
-            try p.run()
-            p.waitUntilExit()
-            return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        func git(_ args: String...) throws -> String { try PipelineTests.git(dir, args) }
         _ = try git("init", "-q", "-b", "main")
         _ = try git("add", ".")
         _ = try git("commit", "-qm", "config")

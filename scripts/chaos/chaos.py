@@ -563,6 +563,18 @@ def ordered(lines):
     return None
 
 
+def report(s):
+    """Prints a suite's table and closing line; the exit status (1 when anything failed)."""
+    if s is None:
+        s = type("S", (), {"rows": [], "passed": 0, "failed": 1})()
+    print()
+    print("%-18s %6s %14s %11s  %s" % ("fault", "jobs", "max reclaim", "violations", "final job states"))
+    for row in s.rows:
+        print("%-18s %6d %14s %11d  %s" % row)
+    print("chaos: %d passed, %d failed" % (s.passed, s.failed))
+    return 1 if s.failed else 0
+
+
 def main():
     if not os.access(BIN, os.X_OK):
         print("chaos: %s not found; build it first" % BIN, file=sys.stderr); return 2
@@ -716,16 +728,10 @@ def main():
         if s: s.failed += 1
     except Exception as e:
         log("suite error: %s" % e)
-        if s is None: s = type("S", (), {"rows": [], "passed": 0, "failed": 0})()
-        s.failed += 1
+        if s: s.failed += 1
     finally:
         c.shutdown()
-    print()
-    print("%-18s %6s %14s %11s  %s" % ("fault", "jobs", "max reclaim", "violations", "final job states"))
-    for row in s.rows:
-        print("%-18s %6d %14s %11d  %s" % row)
-    print("chaos: %d passed, %d failed" % (s.passed, s.failed))
-    return 1 if s.failed else 0
+    return report(s)
 
 
 if __name__ == "__main__":

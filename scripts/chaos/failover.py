@@ -227,20 +227,13 @@ def main():
         s.audit()
     except KeyboardInterrupt:
         log("interrupted")
-        if s is None: s = type("S", (), {"rows": [], "passed": 0, "failed": 0})()
-        s.failed += 1
+        if s: s.failed += 1
     except Exception as e:
         log("suite error: %s" % e)
-        if s is None: s = type("S", (), {"rows": [], "passed": 0, "failed": 0})()
-        s.failed += 1
+        if s: s.failed += 1
     finally:
         c.shutdown()
-    print()
-    print("%-18s %6s %14s %11s  %s" % ("fault", "jobs", "max reclaim", "violations", "final job states"))
-    for row in s.rows:
-        print("%-18s %6d %14s %11d  %s" % row)
-    print("chaos: %d passed, %d failed" % (s.passed, s.failed))
-    return 1 if s.failed else 0
+    return chaos.report(s)
 
 
 if __name__ == "__main__":
