@@ -86,7 +86,7 @@ let package = Package(
         // One module per role.
         .target(name: "ConveyorGatekeeper", dependencies: ["ConveyorCore", "ConveyorModel", "ConveyorHub", "ConveyorSecrets"], swiftSettings: swiftSettings),
         .target(name: "ConveyorScheduler", dependencies: ["ConveyorCore"], swiftSettings: swiftSettings),
-        .target(name: "ConveyorWorker", dependencies: ["ConveyorCore", "ConveyorSSH", "ConveyorVirt", "ConveyorSecrets"], swiftSettings: swiftSettings),
+        .target(name: "ConveyorWorker", dependencies: ["ConveyorCore", "ConveyorThreads", "ConveyorSSH", "ConveyorVirt", "ConveyorSecrets"], swiftSettings: swiftSettings),
         .target(name: "ConveyorHub", dependencies: ["ConveyorCore", "ConveyorHTTPClient"], swiftSettings: swiftSettings),
         .target(name: "ConveyorLogs", dependencies: ["ConveyorCore", "ConveyorHTTPClient"], swiftSettings: swiftSettings),
         .target(name: "ConveyorReaper", dependencies: ["ConveyorCore"], swiftSettings: swiftSettings),
@@ -108,7 +108,7 @@ let package = Package(
         ], swiftSettings: swiftSettings),
 
         // Test support shipped as a library: reaches the servers that scripts/services.sh starts.
-        .target(name: "ConveyorTesting", dependencies: ["ConveyorCore"], swiftSettings: swiftSettings),
+        .target(name: "ConveyorTesting", dependencies: ["ConveyorCore", "ConveyorThreads"], swiftSettings: swiftSettings),
 
         // Benchmarks (see bench/README.md).
         .executableTarget(name: "conveyor-bench", dependencies: [

@@ -1,3 +1,4 @@
+import ConveyorThreads
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -19,12 +20,8 @@ enum SpawnCall {
         posix_spawn_file_actions_adddup2(&actions, outputFD, 2)
         // Nothing else of the node's crosses into a job or its slirp4netns: not a listening socket
         // that lacks close-on-exec (a SIGKILLed node's port stayed held by its job's slirp), not
-        // another job's pipe. glibc ≥ 2.34 has posix_spawn_file_actions_addclosefrom_np, which
-        // Swift's Glibc module does not export (ConveyorTesting.ChildProcess does the same).
-        typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
-        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") {
-            _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 3)
-        }
+        // another job's pipe.
+        addCloseFrom(&actions, lowest: 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
