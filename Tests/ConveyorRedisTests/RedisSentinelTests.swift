@@ -80,13 +80,22 @@ struct RedisSentinelTests {
             group.sentinelMasterPort() == group.replicaPort
         }
         #expect(switched, "Sentinel did not fail over")
-        // Every write eventually lands on the new master.
+        // Sentinel announces the new master before it turns the old one into a replica; until then the
+        // old master still takes writes (Sentinel's asynchronous window, docs/runbook.md). Wait for the
+        // demotion, so every OK below can only come from the new master.
+        let demoted = try await eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+            (try? group.cli(group.masterPort, ["ROLE"]))?.hasPrefix("slave") == true
+        }
+        #expect(demoted, "Sentinel never demoted the old master")
+        // Every write eventually lands on the new master: the client follows `+switch-master` or the
+        // demoted master's `READONLY` reply.
         let followed = try await eventually(timeout: .seconds(30), every: .milliseconds(100)) {
             for i in 0..<3 where (try? await client.send("SET", RedisArgument("k\(i)"), "new")) != .simple("OK") { return false }
             return true
         }
         #expect(followed)
         #expect(client.endpoint.generation > generation)
+        #expect(client.endpoint.master?.port == group.replicaPort)
         for i in 0..<3 {
             #expect(try group.cli(group.replicaPort, ["GET", "k\(i)"]).trimmingCharacters(in: .whitespacesAndNewlines) == "new")
         }
