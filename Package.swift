@@ -32,7 +32,8 @@ let package = Package(
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         system("CLibPQ", pkg: "libpq", apt: "libpq-dev"),
         system("CLibSSH2", pkg: "libssh2", apt: "libssh2-1-dev"),
-        system("CLibvirt", pkg: "libvirt", apt: "libvirt-dev"),
+        // No pkgConfig (its -lvirt): libvirt is loaded on first use, see Sources/CLibvirt/shim.h.
+        .systemLibrary(name: "CLibvirt", providers: [.apt(["libvirt-dev"])]),
         system("CCurl", pkg: "libcurl", apt: "libcurl4-openssl-dev"),
         system("CPCRE2", pkg: "libpcre2-8", apt: "libpcre2-dev"),
         // Linux's epoll and eventfd headers, for the event loops (part of libc, no package).
