@@ -11,6 +11,7 @@ import ConveyorTesting
 import ConveyorWeb
 import ConveyorWorker
 import Foundation
+import Synchronization
 import Testing
 
 /// Issue 21's round trip on real servers: the public key from the API; one value encrypted by
@@ -32,15 +33,13 @@ import Testing
     }
 
     /// The API over real HTTP, collecting every response body for the final scan.
-    final class API: @unchecked Sendable {
-        // @unchecked Sendable: `bodies` is only touched with `lock` held.
+    final class API: Sendable {
         let base: String
-        private let lock = NSLock()
-        private var bodies: [String] = []
+        private let bodies = Mutex<[String]>([])
 
         init(port: Int) { base = "http://127.0.0.1:\(port)" }
 
-        var responses: [String] { lock.withLock { bodies } }
+        var responses: [String] { bodies.withLock { $0 } }
 
         func call(_ method: String, _ path: String, json: String? = nil, token: String? = SecretsRoundTripTests.token) async throws -> (status: Int, body: String) {
             var headers = [("Accept", "application/json")]
@@ -55,7 +54,7 @@ import Testing
                 throw error
             }
             await http.shutdown()
-            lock.withLock { bodies.append(response.bodyText) }
+            bodies.withLock { $0.append(response.bodyText) }
             return (response.status, response.bodyText)
         }
 
