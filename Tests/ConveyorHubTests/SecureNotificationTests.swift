@@ -102,12 +102,17 @@ struct SecureNotificationTests {
         await fixture.close()
     }
 
-    /// `secure:` webhook and Slack targets reach the receiver; the outbox row, the event stream and the
-    /// recorded error hold only stand-ins. Slack's `%{author}` is the head commit's author.
+    /// `secure:` webhook, Slack and email targets reach the receivers; the outbox rows, the event stream
+    /// and the recorded error hold only stand-ins. Slack's `%{author}` is the head commit's author.
     @Test func secureTargetsAreOpenedOnlyWhenSent() async throws {
+        let (smtpURL, mailDirectory) = try ConfigNotificationTests.smtp()
         let receiver = try HTTPReceiver(failFirst: 1)
         defer { receiver.stop() }
-        let (fixture, publicKey) = try await Self.keyedFixture()
+        let (fixture, publicKey) = try await Self.keyedFixture {
+            $0.smtpURL = smtpURL
+            $0.smtpFrom = "ci@conveyor.test"
+        }
+        let recipient = "secret-\(UUID().uuidString.prefix(8).lowercased())@example.test"
         let http = CurlHTTPClient()
         let hookPath = "/hook-\(UUID().uuidString.prefix(8))/T0KEN"
         let slackPath = "/services/T1/B2/\(UUID().uuidString.prefix(12))"
@@ -121,13 +126,15 @@ struct SecureNotificationTests {
         try await Self.setNotifications(fixture, build: build, NotificationsConfig(
             webhooks: .init(urls: [], rules: NotificationsConfig.webhookDefaults,
                             sealed: [try SecureValueCipher.encrypt(secureHook, publicKeyPEM: publicKey)]),
+            email: .init(recipients: [], rules: NotificationsConfig.emailDefaults,
+                         sealed: [try SecureValueCipher.encrypt(recipient, publicKeyPEM: publicKey)]),
             slack: .init(rooms: [], rules: NotificationsConfig.slackDefaults,
                          sealed: [try SecureValueCipher.encrypt(secureRoom, publicKeyPEM: publicKey)])))
         let job = try await fixture.job(build: build)
         try await withServices([HubService(context: fixture.context), NotifyService(context: fixture.context, http: http, configuration: NotifyTests.fast)]) {
             for event in AttemptScript(result: .failed).all { try await fixture.push(job, event) }
             #expect(try await eventually {
-                try await fixture.context.postgres.query("SELECT count(*) AS n FROM deliveries WHERE state = 'delivered'").first?["n"].int == 2
+                try await fixture.context.postgres.query("SELECT count(*) AS n FROM deliveries WHERE state = 'delivered'").first?["n"].int == 3
             })
         }
         await http.shutdown()
@@ -138,13 +145,14 @@ struct SecureNotificationTests {
         #expect(slack["channel"] as? String == "#deploys")
         let text = (slack["attachments"] as? [[String: Any]])?.first?["text"] as? String ?? ""
         #expect(text.contains("of octo/widget@main by Mona Lisa failed in"))
+        #expect(!ConfigNotificationTests.mails(to: recipient, in: mailDirectory).isEmpty, "the secure recipient got no mail")
 
         let stored = try await Self.storedText(fixture)
-        for secret in [secureHook, hookPath, "T0KEN", secureRoom, slackPath] { #expect(!stored.contains(secret), "plaintext \(secret) is stored") }
+        for secret in [secureHook, hookPath, "T0KEN", secureRoom, slackPath, recipient] { #expect(!stored.contains(secret), "plaintext \(secret) is stored") }
         let rows = try await fixture.context.postgres.query("SELECT kind, target, attempts, sealed_targets::text AS sealed FROM deliveries ORDER BY kind").rows
-        #expect(rows.map { $0["kind"].string ?? "" } == ["slack", "travis_webhook"])
+        #expect(rows.map { $0["kind"].string ?? "" } == ["email", "slack", "travis_webhook"])
         #expect(rows.allSatisfy { ($0["target"].string ?? "").hasPrefix(SecureStandIn.prefix) && $0["sealed"].string?.contains($0["target"].string ?? "-") == true })
-        #expect(rows.map { $0["attempts"].int ?? 0 }.reduce(0, +) == 3)
+        #expect(rows.map { $0["attempts"].int ?? 0 }.reduce(0, +) == 4)
         await fixture.close()
     }
 

@@ -53,17 +53,18 @@ struct DeliverySender: Sendable {
                 failure = "the secure target could not be opened: \(error)"
             }
         }
-        if failure != nil {
-            // Nothing is sent; retried like a failed send, in case the key is configured meanwhile.
-        } else if claimed.kind == DeliveryKind.email {
-            failure = await EmailNotifier.send(target: claimed.target, payloadJSON: claimed.body, deliveryID: claimed.id, settings: context.settings)
-        } else {
-            do {
-                let response = try await http.send(await makeRequest(claimed))
-                status = response.status
-                if !(200..<300).contains(response.status) { failure = "HTTP \(response.status): \(String(response.bodyText.prefix(200)))" }
-            } catch {
-                failure = "\(error)"
+        // A target that could not be opened is not sent; it is retried like a failed send (the key may be configured meanwhile).
+        if failure == nil {
+            if claimed.kind == DeliveryKind.email {
+                failure = await EmailNotifier.send(target: claimed.target, payloadJSON: claimed.body, deliveryID: claimed.id, settings: context.settings)
+            } else {
+                do {
+                    let response = try await http.send(await makeRequest(claimed))
+                    status = response.status
+                    if !(200..<300).contains(response.status) { failure = "HTTP \(response.status): \(String(response.bodyText.prefix(200)))" }
+                } catch {
+                    failure = "\(error)"
+                }
             }
         }
         failure = failure.map(opened.redact)
