@@ -50,6 +50,12 @@ struct HubFixture: Sendable {
             """, build, repoID, ownerID, stage, state, attempt, allowFailure).first!.decode("id")
     }
 
+    /// Stores `notifications` in the build's config, as the gatekeeper does (docs/notifications.md).
+    func setNotifications(build: Int64, _ config: NotificationsConfig) async throws {
+        let json = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+        try await context.postgres.query("UPDATE builds SET config = jsonb_build_object('notifications', $2::jsonb) WHERE id = $1", [.int(build), .text(json)])
+    }
+
     func push(_ update: StateUpdate) async throws {
         _ = try await context.redis.xadd(context.keys.state, fields: update.fields)
     }

@@ -12,10 +12,6 @@ import Testing
 /// stored, published or shown in plain text), and a fork's pull request that gets no secure target.
 @Suite("Secure notifications")
 struct SecureNotificationTests {
-    static func temporary(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("cv-notify-\(UUID().uuidString.prefix(8))-\(name)").path
-    }
-
     /// A fixture whose node holds a cluster key, and the repository's public key (made as
     /// `GET /api/v1/repos/{o}/{n}/key` makes it: `RepositoryKeyStore.ensure`).
     static func keyedFixture(_ configure: @escaping (inout Settings) -> Void = { _ in }) async throws -> (HubFixture, publicKey: String) {
@@ -26,21 +22,6 @@ struct SecureNotificationTests {
         }
         let store = RepositoryKeyStore(postgres: fixture.context.postgres, keyring: try Keyring.from(fixture.context.settings))
         return (fixture, try await store.ensure(repository: fixture.repoID).publicKey)
-    }
-
-    static func setNotifications(_ fixture: HubFixture, build: Int64, _ config: NotificationsConfig) async throws {
-        let json = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
-        try await fixture.context.postgres.query("UPDATE builds SET config = jsonb_build_object('notifications', $2::jsonb) WHERE id = $1", [.int(build), .text(json)])
-    }
-
-    /// `openssl dgst -sha1 -verify` as a receiver runs it; true on "Verified OK".
-    static func opensslVerifies(payload: String, signature: String, publicKey: String) async throws -> Bool {
-        let pem = temporary("pub.pem"), body = temporary("payload"), sig = temporary("sig")
-        try publicKey.write(toFile: pem, atomically: true, encoding: .utf8)
-        try payload.write(toFile: body, atomically: true, encoding: .utf8)
-        try Data(base64Encoded: signature)?.write(to: URL(fileURLWithPath: sig))
-        let child = try ChildProcess.spawn("/usr/bin/openssl", ["dgst", "-sha1", "-verify", pem, "-signature", sig, body], log: temporary("openssl"))
-        return await child.wait() == 0
     }
 
     /// Every text column of the build's deliveries, and every entry of the event stream.
@@ -60,7 +41,7 @@ struct SecureNotificationTests {
         let (fixture, publicKey) = try await Self.keyedFixture()
         let http = CurlHTTPClient()
         let build = try await fixture.build(sha: "5151ab00")
-        try await Self.setNotifications(fixture, build: build, NotificationsConfig(
+        try await fixture.setNotifications(build: build, NotificationsConfig(
             webhooks: .init(urls: [receiver.url + "/signed"], rules: NotificationsConfig.webhookDefaults)))
         let job = try await fixture.job(build: build)
         try await withServices([HubService(context: fixture.context), NotifyService(context: fixture.context, http: http, configuration: NotifyTests.fast)]) {
@@ -74,10 +55,10 @@ struct SecureNotificationTests {
         #expect(payload.contains("\"commit\": \"5151ab00\"") || payload.contains("\"commit\":\"5151ab00\""))
         // Base64 without line breaks of an RSA-2048 signature (256 bytes).
         #expect(!signature.contains("\n") && Data(base64Encoded: signature)?.count == 256)
-        #expect(try await Self.opensslVerifies(payload: payload, signature: signature, publicKey: publicKey))
+        #expect(try await opensslVerifiesTravisSignature(payload: payload, signature: signature, publicKeyPEM: publicKey))
         #expect(TravisSignatureCheck.isValid(signature: signature, payload: Array(payload.utf8), publicKeyPEM: publicKey))
         // The signature covers the form value exactly: one byte more and openssl refuses it.
-        #expect(try await Self.opensslVerifies(payload: payload + " ", signature: signature, publicKey: publicKey) == false)
+        #expect(try await opensslVerifiesTravisSignature(payload: payload + " ", signature: signature, publicKeyPEM: publicKey) == false)
         await fixture.close()
     }
 
@@ -88,7 +69,7 @@ struct SecureNotificationTests {
         let fixture = try await HubFixture.make()
         let http = CurlHTTPClient()
         let build = try await fixture.build(sha: "0051ab00")
-        try await Self.setNotifications(fixture, build: build, NotificationsConfig(
+        try await fixture.setNotifications(build: build, NotificationsConfig(
             webhooks: .init(urls: [receiver.url + "/unsigned"], rules: NotificationsConfig.webhookDefaults)))
         let job = try await fixture.job(build: build)
         try await withServices([HubService(context: fixture.context), NotifyService(context: fixture.context, http: http, configuration: NotifyTests.fast)]) {
@@ -123,7 +104,7 @@ struct SecureNotificationTests {
             UPDATE requests SET payload = '{"head_commit": {"author": {"name": "Mona Lisa", "email": "mona@example.test"}}}'::jsonb
             WHERE id = (SELECT request_id FROM builds WHERE id = $1)
             """, [.int(build)])
-        try await Self.setNotifications(fixture, build: build, NotificationsConfig(
+        try await fixture.setNotifications(build: build, NotificationsConfig(
             webhooks: .init(urls: [], rules: NotificationsConfig.webhookDefaults,
                             sealed: [try SecureValueCipher.encrypt(secureHook, publicKeyPEM: publicKey)]),
             email: .init(recipients: [], rules: NotificationsConfig.emailDefaults,
@@ -170,7 +151,7 @@ struct SecureNotificationTests {
             WHERE id = (SELECT request_id FROM builds WHERE id = $1)
             """, [.int(build)])
         try await fixture.context.postgres.query("UPDATE builds SET event_type = 'pull_request' WHERE id = $1", [.int(build)])
-        try await Self.setNotifications(fixture, build: build, NotificationsConfig(
+        try await fixture.setNotifications(build: build, NotificationsConfig(
             webhooks: .init(urls: [receiver.url + "/plain"], rules: NotificationsConfig.webhookDefaults,
                             sealed: [try SecureValueCipher.encrypt(receiver.url + "/secret", publicKeyPEM: publicKey)])))
         let job = try await fixture.job(build: build)

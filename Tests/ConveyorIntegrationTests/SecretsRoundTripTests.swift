@@ -136,16 +136,6 @@ import Testing
         return (row["id"].int64!, row["state"].string!, job["id"].int64!)
     }
 
-    /// `openssl dgst -sha1 -verify`, as a receiver checks Travis's `Signature` header.
-    static func opensslVerifies(payload: String, signature: String, publicKey: String) async throws -> Bool {
-        let pem = temporary("pub.pem"), body = temporary("payload"), sig = temporary("sig")
-        try publicKey.write(toFile: pem, atomically: true, encoding: .utf8)
-        try payload.write(toFile: body, atomically: true, encoding: .utf8)
-        try (Data(base64Encoded: signature) ?? Data()).write(to: URL(fileURLWithPath: sig))
-        return (try? await ChildProcess.run("/usr/bin/openssl", ["dgst", "-sha1", "-verify", pem, "-signature", sig, body], log: temporary("verify")))?
-            .contains("Verified OK") == true
-    }
-
     static func log(_ context: NodeContext, job: Int64) async throws -> String? {
         guard let snapshot = try await LogStore(context: context, archive: nil).read(job: job), snapshot.final else { return nil }
         return snapshot.text
@@ -231,7 +221,7 @@ import Testing
             let hookPayload = String(delivered.bodyText.dropFirst("payload=".count)).removingPercentEncoding ?? ""
             let hookJSON = try JSONSerialization.jsonObject(with: Data(hookPayload.utf8)) as? [String: Any]
             #expect((hookJSON?["id"] as? NSNumber)?.int64Value == built.id)
-            #expect(try await Self.opensslVerifies(payload: hookPayload, signature: delivered.headers["signature"] ?? "", publicKey: publicKey))
+            #expect(try await opensslVerifiesTravisSignature(payload: hookPayload, signature: delivered.headers["signature"] ?? "", publicKeyPEM: publicKey))
 
             // 4. Settings take effect: pull requests off, then the limit reaches Redis at once.
             let off = try await api.object("PATCH", "/api/v1/repos/octo/app/settings", json: #"{"build_pull_requests": false, "max_concurrent_jobs": 1}"#)

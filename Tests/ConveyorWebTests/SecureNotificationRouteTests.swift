@@ -14,10 +14,6 @@ import Testing
 /// key and a `secure:` webhook to a local receiver, `openssl` verifies the signature with the API's
 /// key, and `GET /api/v1/builds/{id}/notifications` shows the secure target only as its stand-in.
 @Suite struct SecureNotificationRouteTests {
-    static func temporary(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("cv-web-notify-\(UUID().uuidString.prefix(8))-\(name)").path
-    }
-
     @Test func theAPIKeyVerifiesTheSignatureAndTheListingHidesSecureTargets() async throws {
         let receiver = try HTTPReceiver()
         defer { receiver.stop() }
@@ -51,12 +47,7 @@ import Testing
             for request in receiver.requests {
                 let payload = String(request.bodyText.dropFirst("payload=".count)).removingPercentEncoding ?? ""
                 let signature = try #require(request.headers["signature"])
-                let pem = Self.temporary("pub.pem"), body = Self.temporary("payload"), sig = Self.temporary("sig")
-                try publicKey.write(toFile: pem, atomically: true, encoding: .utf8)
-                try payload.write(toFile: body, atomically: true, encoding: .utf8)
-                try #require(Data(base64Encoded: signature)).write(to: URL(fileURLWithPath: sig))
-                let output = try await ChildProcess.run("/usr/bin/openssl", ["dgst", "-sha1", "-verify", pem, "-signature", sig, body], log: Self.temporary("openssl"))
-                #expect(output.contains("Verified OK"))
+                #expect(try await opensslVerifiesTravisSignature(payload: payload, signature: signature, publicKeyPEM: publicKey))
             }
 
             let listing = try await client.execute(uri: "/api/v1/builds/\(seeded.build)/notifications", method: .get, headers: .bearer) { $0.text }
