@@ -171,4 +171,29 @@ struct SecureNotificationTests {
         #expect(withheld["last_error"].string?.contains("pull request comes from a fork (stranger/widget)") == true)
         await fixture.close()
     }
+
+    /// curl's error names the URL it could not reach; what is recorded names the stand-in instead.
+    @Test func aFailedSecureTargetIsRecordedByItsStandIn() async throws {
+        let (fixture, publicKey) = try await Self.keyedFixture()
+        let http = CurlHTTPClient()
+        let deadURL = "http://127.0.0.1:\(try freeLoopbackPort())/dead/S3CRET-PATH"
+        let ciphertext = try SecureValueCipher.encrypt(deadURL, publicKeyPEM: publicKey)
+        let build = try await fixture.build(sha: "deadbeef")
+        try await fixture.setNotifications(build: build, NotificationsConfig(
+            webhooks: .init(urls: [], rules: NotificationsConfig.webhookDefaults, sealed: [ciphertext])))
+        let job = try await fixture.job(build: build)
+        var configuration = NotifyTests.fast
+        configuration.maxAttempts = 1
+        try await withServices([HubService(context: fixture.context), NotifyService(context: fixture.context, http: http, configuration: configuration)]) {
+            for event in AttemptScript().all { try await fixture.push(job, event) }
+            #expect(try await eventually {
+                try await fixture.context.postgres.query("SELECT 1 FROM deliveries WHERE state = 'failed'").first != nil
+            })
+        }
+        await http.shutdown()
+        let error = try #require(try await fixture.context.postgres.query("SELECT last_error FROM deliveries").first?["last_error"].string)
+        #expect(error.contains("POST \(SecureStandIn.of(ciphertext: ciphertext))"), "\(error)")
+        #expect(!(try await Self.storedText(fixture)).contains("S3CRET-PATH"))
+        await fixture.close()
+    }
 }
