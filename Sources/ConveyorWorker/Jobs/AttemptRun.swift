@@ -1,3 +1,4 @@
+import ConveyorCache
 import ConveyorCore
 import ConveyorModel
 import Dispatch
@@ -18,6 +19,8 @@ struct AttemptRun: Sendable {
     let claimedAt: DispatchTime
     /// `received` and `started`, held briefly (see `PendingSends`).
     let sends: PendingSends
+    /// Where build caches are kept; nil when this worker keeps none.
+    let cacheStore: CacheStore?
 
     private enum Step: Sendable {
         case ended(Result<ExecutionOutcome, any Error>)
@@ -30,20 +33,27 @@ struct AttemptRun: Sendable {
         log.append(header())
         let monitor = JobMonitor(context: context, job: job, owner: owner, queueStream: stream, entryID: entryID, handle: handle, log: log,
                                  recovery: LeaseRecovery(context: context, reporter: reporter, receivedAt: receivedAt))
+        let cache = JobCache.plan(job, store: cacheStore, executor: executor, context: context)
         let script: String
         do {
-            script = try ScriptCompiler.compile(job: job.spec, checkout: job.checkout, builtinEnv: job.builtinEnv)
+            script = try ScriptCompiler.compile(job: job.spec, checkout: job.checkout, builtinEnv: job.builtinEnv, cache: cache?.options)
         } catch {
             // A value bash cannot carry (a NUL byte): running again would fail the same way.
             try await finish(.finished(.errored, reason: "script_invalid", trailer: "\n\nThe build script could not be generated: \(error).\n"),
                              log: log, receivedAt: receivedAt)
             return
         }
+        var files = JobFiles()
+        if let cache {
+            let fetched = await cache.fetch()
+            files = fetched.files
+            if let note = fetched.note { log.append(note) }
+        }
         let execution = ExecutionJob(
             id: job.id, attempt: job.attempt, script: script,
             environment: ["CONVEYOR_JOB_NUMBER": job.facts.jobNumber, "CONVEYOR_BRANCH": job.facts.branch,
                           "CONVEYOR_COMMIT": job.checkout.sha],
-            readOnlyPaths: job.readOnlyPaths, killGrace: .seconds(context.settings.cancelGraceSeconds), limits: job.limits)
+            readOnlyPaths: job.readOnlyPaths, killGrace: .seconds(context.settings.cancelGraceSeconds), limits: job.limits, files: files)
         let (outcome, stop) = await withTaskGroup(of: Step.self) { group in
             group.addTask { [executor, reporter, handle, metrics, claimedAt, sends] in
                 do {
@@ -79,6 +89,11 @@ struct AttemptRun: Sendable {
         }
         // Cancelled from outside (the service is being torn down): the job is reset, never left stuck.
         let reason = stop ?? (Task.isCancelled ? .shutdown : nil)
+        if let cache {
+            // Only a script that ran to its end leaves a cache worth keeping.
+            if reason == nil, case .success = outcome, let line = await cache.upload() { log.append(line) }
+            await cache.removeStaging()
+        }
         try await finish(AttemptEnd.decide(stop: reason, outcome: outcome), log: log, receivedAt: receivedAt)
     }
 
