@@ -1,5 +1,7 @@
+import ConveyorCache
 import ConveyorCore
 import ConveyorGatekeeper
+import ConveyorHTTPClient
 import ConveyorHub
 import ConveyorLogs
 import ConveyorRedis
@@ -10,12 +12,23 @@ import ConveyorWorker
 import Foundation
 import Testing
 
-/// Issue 22's build cache on real servers and the real sandbox (docs/cache.md): a first build stores its
-/// cache in `cache_dir` (nothing configured), a second restores it (it sees the first one's file) and,
+/// Issue 22's build cache on real servers and the real sandbox (docs/cache.md), with each store: a first
+/// build stores its cache (in `cache_dir` with nothing configured, or in S3 on moto), a second restores it (it sees the first one's file) and,
 /// unchanged, uploads nothing; a build of another branch starts from the default branch's cache; the API
 /// and `conveyor caches` list and delete them, archives included.
 @Suite(.serialized) struct BuildCacheTests {
     static let token = SecretsRoundTripTests.token
+    /// One client for the whole test process, never shut down (a failing test must not trip its check).
+    static let http = CurlHTTPClient(threads: 2)
+
+    /// Whether the archive of `key` exists in the store the settings name.
+    static func archiveExists(_ settings: Settings, key: String) async throws -> Bool {
+        let store = try #require(try CacheStore.make(settings: settings, http: http))
+        switch store.backend {
+        case .directory(let root): return FileManager.default.fileExists(atPath: "\(root)/\(key)")
+        case .s3(let client): return try await client.head(key: "cache/\(key)") != nil
+        }
+    }
 
     static func request(_ context: NodeContext, repoID: Int64, branch: String, sha: String) async throws -> Int64 {
         let id = try await context.postgres.query("""
@@ -48,7 +61,7 @@ import Testing
         return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "not JSON: \(output)")
     }
 
-    @Test func buildsStoreRestoreAndShareTheirCache() async throws {
+    @Test(arguments: ["dir", "s3"]) func buildsStoreRestoreAndShareTheirCache(store kind: String) async throws {
         let work = SecretsRoundTripTests.temporary("work")
         let port = try freeLoopbackPort()
         let context = try await TestEnvironment.context {
@@ -58,8 +71,28 @@ import Testing
             $0.apiToken = Self.token
             $0.httpHost = "127.0.0.1"
             $0.httpPort = port
+            if kind == "s3" {
+                $0.cacheStore = "s3"
+                $0.s3Endpoint = ProcessInfo.processInfo.environment["CONVEYOR_TEST_S3_ENDPOINT"] ?? "http://127.0.0.1:9000"
+                $0.s3Bucket = "cv-cache-\(UUID().uuidString.prefix(8).lowercased())"
+                $0.s3AccessKey = "testing"
+                $0.s3SecretKey = "testing"
+            }
         }
-        #expect(context.settings.cacheStore == "dir" && context.settings.cacheDirectory == work + "/cache", "caching needs no configuration")
+        if kind == "dir" {
+            #expect(context.settings.cacheStore == "dir" && context.settings.cacheDirectory == work + "/cache", "caching needs no configuration")
+        } else {
+            let store = try #require(try CacheStore.make(settings: context.settings, http: Self.http))
+            guard case .s3(let client) = store.backend else {
+                Issue.record("cache_store s3 made a \(store.kind) store")
+                return
+            }
+            do {
+                try await client.createBucketIfMissing()
+            } catch {
+                throw TestSetupError("S3 server at \(context.settings.s3Endpoint ?? "") is not reachable (\(error)). Start it with: scripts/test-servers.sh start")
+            }
+        }
         let dir = SecretsRoundTripTests.temporary("repo")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try """
@@ -83,10 +116,10 @@ import Testing
                                                       [.int(owner), .text("file://" + dir)]).first!["id"].int64!
         let api = SecretsRoundTripTests.API(port: port)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await WebService(context: context, logStore: LogStore(context: context, archive: nil), metricsText: { "" }).run() }
+            group.addTask { try await WebService(context: context, logStore: LogStore(context: context, archive: nil), metricsText: { "" }, http: Self.http).run() }
             group.addTask { try await GatekeeperService(context: context).run() }
             group.addTask { try await SchedulerService(context: context).run() }
-            group.addTask { try await WorkerService(context: context).run() }
+            group.addTask { try await WorkerService(context: context, http: Self.http).run() }
             group.addTask { try await HubService(context: context).run() }
             group.addTask { try await LogsService(context: context, archive: nil).run() }
 
@@ -99,8 +132,8 @@ import Testing
             let rows = try await context.postgres.query("SELECT branch, slug, size, store, storage_key FROM caches WHERE repository_id = $1", [.int(repoID)]).rows
             #expect(rows.map { $0["branch"].string } == ["main"])
             let key = try #require(rows.first?["storage_key"].string)
-            #expect(rows.first?["store"].string == "dir")
-            #expect(FileManager.default.fileExists(atPath: "\(work)/cache/\(key)"))
+            #expect(rows.first?["store"].string == kind)
+            #expect(try await Self.archiveExists(context.settings, key: key))
             let stored = try await context.postgres.query("SELECT updated_at::text AS t FROM caches WHERE repository_id = $1", [.int(repoID)]).first?["t"].string
 
             // 2. Restored (the first build's file is there); before_cache removed the scratch file, so
@@ -131,7 +164,7 @@ import Testing
             #expect((none["caches"] as? [[String: Any]])?.isEmpty == true)
             let deleted = try await Self.cli(["delete", "--repo", "octo/app"], api: api.base)
             #expect((deleted["caches"] as? [[String: Any]])?.count == 1)
-            #expect(!FileManager.default.fileExists(atPath: "\(work)/cache/\(key)"), "the archive must be deleted with its row")
+            #expect(try await !Self.archiveExists(context.settings, key: key), "the archive must be deleted with its row")
             #expect(try await context.postgres.query("SELECT count(*) AS n FROM caches").first?["n"].int == 0)
             group.cancelAll()
         }
