@@ -43,27 +43,31 @@ struct AttemptRun: Sendable {
                              log: log, receivedAt: receivedAt)
             return
         }
-        var files = JobFiles()
-        if let cache {
-            let fetched = await cache.fetch()
-            files = fetched.files
-            if let note = fetched.note { log.append(note) }
-        }
         let execution = ExecutionJob(
             id: job.id, attempt: job.attempt, script: script,
             environment: ["CONVEYOR_JOB_NUMBER": job.facts.jobNumber, "CONVEYOR_BRANCH": job.facts.branch,
                           "CONVEYOR_COMMIT": job.checkout.sha],
-            readOnlyPaths: job.readOnlyPaths, killGrace: .seconds(context.settings.cancelGraceSeconds), limits: job.limits, files: files)
+            readOnlyPaths: job.readOnlyPaths, killGrace: .seconds(context.settings.cancelGraceSeconds), limits: job.limits)
         let (outcome, stop) = await withTaskGroup(of: Step.self) { group in
+            // The cache moves inside this task, so the monitor keeps the lease while archives travel.
             group.addTask { [executor, reporter, handle, metrics, claimedAt, sends] in
                 do {
-                    return .ended(.success(try await executor.run(execution, started: {
+                    var execution = execution
+                    if let cache {
+                        let fetched = await cache.fetch()
+                        execution.files = fetched.files
+                        if let note = fetched.note { log.append(note) }
+                    }
+                    let ended = try await executor.run(execution, started: {
                         let at = nowMillis()
                         handle.markStarted(at: at)
                         log.touch()
                         metrics.claimToStart(since: claimedAt)
                         sends.add(reporter.command(reporter.startedEvent(at: at)))
-                    }, output: log.append)))
+                    }, output: log.append)
+                    // Only a script that ran to its end (not stopped) leaves a cache worth keeping.
+                    if let cache, !Task.isCancelled, let line = await cache.upload() { log.append(line) }
+                    return .ended(.success(ended))
                 } catch {
                     return .ended(.failure(error))
                 }
@@ -89,11 +93,7 @@ struct AttemptRun: Sendable {
         }
         // Cancelled from outside (the service is being torn down): the job is reset, never left stuck.
         let reason = stop ?? (Task.isCancelled ? .shutdown : nil)
-        if let cache {
-            // Only a script that ran to its end leaves a cache worth keeping.
-            if reason == nil, case .success = outcome, let line = await cache.upload() { log.append(line) }
-            await cache.removeStaging()
-        }
+        await cache?.removeStaging()
         try await finish(AttemptEnd.decide(stop: reason, outcome: outcome), log: log, receivedAt: receivedAt)
     }
 
