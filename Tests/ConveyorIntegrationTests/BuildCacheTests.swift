@@ -6,6 +6,7 @@ import ConveyorHub
 import ConveyorLogs
 import ConveyorRedis
 import ConveyorScheduler
+import ConveyorSSH
 import ConveyorTesting
 import ConveyorWeb
 import ConveyorWorker
@@ -61,7 +62,19 @@ import Testing
         return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "not JSON: \(output)")
     }
 
-    @Test(arguments: ["dir", "s3"]) func buildsStoreRestoreAndShareTheirCache(store kind: String) async throws {
+    /// The loopback sshd of `scripts/test-servers.sh`, jobs running as `nobody` there.
+    static func sshExecutor() throws -> SSHExecutor {
+        let env = ProcessInfo.processInfo.environment
+        guard let host = env["CONVEYOR_TEST_SSH_HOST"], let port = env["CONVEYOR_TEST_SSH_PORT"].flatMap({ Int($0) }), let user = env["CONVEYOR_TEST_SSH_USER"],
+              let key = env["CONVEYOR_TEST_SSH_KEY"], let knownHosts = env["CONVEYOR_TEST_SSH_KNOWN_HOSTS"] else {
+            throw TestSetupError("CONVEYOR_TEST_SSH_* are not set: run `scripts/test-servers.sh start` and `eval \"$(scripts/test-servers.sh env)\"` before `swift test`")
+        }
+        return SSHExecutor(target: SSHTarget(host: host, port: port, user: user, privateKeyPath: key, knownHostsPath: knownHosts, connectTimeout: .seconds(10)),
+                           buildUser: "nobody")
+    }
+
+    /// `dir` and `s3` with the local executor (bubblewrap); `ssh`: the dir store with the ssh executor.
+    @Test(arguments: ["dir", "s3", "ssh"]) func buildsStoreRestoreAndShareTheirCache(store kind: String) async throws {
         let work = SecretsRoundTripTests.temporary("work")
         let port = try freeLoopbackPort()
         let context = try await TestEnvironment.context {
@@ -79,7 +92,7 @@ import Testing
                 $0.s3SecretKey = "testing"
             }
         }
-        if kind == "dir" {
+        if kind != "s3" {
             #expect(context.settings.cacheStore == "dir" && context.settings.cacheDirectory == work + "/cache", "caching needs no configuration")
         } else {
             let store = try #require(try CacheStore.make(settings: context.settings, http: Self.http))
@@ -119,7 +132,8 @@ import Testing
             group.addTask { try await WebService(context: context, logStore: LogStore(context: context, archive: nil), metricsText: { "" }, http: Self.http).run() }
             group.addTask { try await GatekeeperService(context: context).run() }
             group.addTask { try await SchedulerService(context: context).run() }
-            group.addTask { try await WorkerService(context: context, http: Self.http).run() }
+            let worker = kind == "ssh" ? WorkerService(context: context, executor: try Self.sshExecutor(), http: Self.http) : WorkerService(context: context, http: Self.http)
+            group.addTask { try await worker.run() }
             group.addTask { try await HubService(context: context).run() }
             group.addTask { try await LogsService(context: context, archive: nil).run() }
 
@@ -132,7 +146,7 @@ import Testing
             let rows = try await context.postgres.query("SELECT branch, slug, size, store, storage_key FROM caches WHERE repository_id = $1", [.int(repoID)]).rows
             #expect(rows.map { $0["branch"].string } == ["main"])
             let key = try #require(rows.first?["storage_key"].string)
-            #expect(rows.first?["store"].string == kind)
+            #expect(rows.first?["store"].string == (kind == "s3" ? "s3" : "dir"))
             #expect(try await Self.archiveExists(context.settings, key: key))
             let stored = try await context.postgres.query("SELECT updated_at::text AS t FROM caches WHERE repository_id = $1", [.int(repoID)]).first?["t"].string
 

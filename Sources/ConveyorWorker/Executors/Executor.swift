@@ -15,6 +15,11 @@ public protocol Executor: Sendable {
              output: @escaping @Sendable ([UInt8]) -> Void) async throws -> ExecutionOutcome
 }
 
+extension Executor {
+    /// Whether `ExecutionJob.files` are placed and taken (what the build cache needs, docs/cache.md).
+    public var movesFiles: Bool { self is LocalExecutor || self is SSHExecutor || self is LibvirtExecutor }
+}
+
 /// What an executor needs to know of a job.
 public struct ExecutionJob: Sendable {
     public var id: Int64

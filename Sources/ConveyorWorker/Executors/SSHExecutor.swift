@@ -55,6 +55,7 @@ public struct SSHExecutor: Executor {
                 let safe = job.readOnlyPaths.flatMap { ["\tdirectory = \($0)", "\tdirectory = \($0)/.git"] }.joined(separator: "\n")
                 try await session.upload(Array("[safe]\n\(safe)\n".utf8), to: "\(directory)/.gitconfig")
             }
+            try await RemoteFiles(session: session, directory: directory).place(job.files)
             if let buildUser {
                 let given = try await session.execute("chown -R \(try Self.quote(buildUser)): \(try Self.quote(directory))")
                 guard given.status == 0 else {
@@ -85,6 +86,9 @@ public struct SSHExecutor: Executor {
             }
         } catch {
             throw ExecutorError(reason: "ssh_lost", "the connection to \(name) failed during the job: \(error)")
+        }
+        if !job.files.outputs.isEmpty, !Task.isCancelled {
+            for note in await RemoteFiles(session: session, directory: directory).collect(job.files) { output(Array(note.utf8)) }
         }
         return .exited(status)
     }

@@ -20,9 +20,9 @@ struct JobCache: Sendable {
     let staging: String
     let maxBytes: Int64
 
-    /// nil when the job caches nothing, or this worker can't (no store; an executor other than the local one).
+    /// nil when the job caches nothing, or this worker can't (no store; the noop executor).
     static func plan(_ job: ClaimedJob, store: CacheStore?, executor: any Executor, context: NodeContext) -> JobCache? {
-        guard job.spec.cache != nil, let store, executor is LocalExecutor else { return nil }
+        guard job.spec.cache != nil, let store, executor.movesFiles else { return nil }
         let settings = context.settings
         let storeBranch = job.facts.pullRequest.map(CacheKey.pullRequestBranch) ?? job.facts.branch
         return JobCache(store: store, records: CacheRecords(postgres: context.postgres), repository: job.repositoryID,
