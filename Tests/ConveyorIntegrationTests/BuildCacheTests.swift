@@ -113,10 +113,12 @@ import Testing
             cache:
               directories:
                 - deps
+                - $HOME/.cache/cv
             before_cache:
               - rm -f deps/scratch
             script:
               - 'if [ -f deps/stamp ]; then echo "restored: $(cat deps/stamp)"; else echo "written by $TRAVIS_BRANCH" > deps/stamp; echo fresh; fi'
+              - 'if [ -f $HOME/.cache/cv/h ]; then echo "home-restored: $(cat $HOME/.cache/cv/h)"; else echo home > $HOME/.cache/cv/h; fi'
               - date > deps/scratch
             """.write(toFile: dir + "/.conveyor.yml", atomically: true, encoding: .utf8)
         _ = try PipelineTests.git(dir, ["init", "-q", "-b", "main"])
@@ -155,6 +157,7 @@ import Testing
             let second = try await Self.build(context, repoID: repoID, branch: "main", sha: sha)
             #expect(second.state == "passed", "\(second.log)")
             #expect(second.log.contains("found cache") && second.log.contains("restored: written by main"), "\(second.log)")
+            #expect(second.log.contains("home-restored: home"), "a $HOME directory must be cached too: \(second.log)")
             #expect(second.log.contains("nothing changed, not updating cache"), "\(second.log)")
             #expect(!second.log.contains("stored the build cache"))
             let after = try await context.postgres.query("SELECT updated_at::text AS t FROM caches WHERE repository_id = $1", [.int(repoID)]).first?["t"].string

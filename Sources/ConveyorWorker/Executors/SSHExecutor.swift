@@ -101,7 +101,9 @@ public struct SSHExecutor: Executor {
         env.merge(job.environment) { _, new in new }
         var exports: [String] = []
         for (name, value) in env.sorted(by: { $0.key < $1.key }) { exports.append("export \(name)=\(try quote(value))") }
-        return "cd \(try quote(directory)) && \(exports.joined(separator: "; ")); exec \(try confinement(buildUser: buildUser, confine: confine))/bin/bash build.sh 2>&1"
+        // runuser sets HOME to the build user's own (often /nonexistent): the job's directory is set again after it.
+        let home = buildUser != nil ? "env HOME=\(try quote(directory)) " : ""
+        return "cd \(try quote(directory)) && \(exports.joined(separator: "; ")); exec \(try confinement(buildUser: buildUser, confine: confine))\(home)/bin/bash build.sh 2>&1"
     }
 
     /// `runuser` to the build user, then `unshare` into a PID namespace whose processes all die with
