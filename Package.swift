@@ -92,7 +92,7 @@ let package = Package(
             "ConveyorCore", "ConveyorHTTPClient", "ConveyorThreads",
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
-        .target(name: "ConveyorHub", dependencies: ["ConveyorCore", "ConveyorHTTPClient"], swiftSettings: swiftSettings),
+        .target(name: "ConveyorHub", dependencies: ["ConveyorCore", "ConveyorHTTPClient", "ConveyorSecrets"], swiftSettings: swiftSettings),
         .target(name: "ConveyorLogs", dependencies: ["ConveyorCore", "ConveyorHTTPClient"], swiftSettings: swiftSettings),
         .target(name: "ConveyorReaper", dependencies: ["ConveyorCore"], swiftSettings: swiftSettings),
         .target(name: "ConveyorWeb", dependencies: [
@@ -130,12 +130,12 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorCoreTests", dependencies: ["ConveyorCore", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorWorkerTests", dependencies: ["ConveyorWorker", "ConveyorTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "ConveyorHubTests", dependencies: ["ConveyorHub", "ConveyorTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ConveyorHubTests", dependencies: ["ConveyorHub", "ConveyorSecrets", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorSecretsTests", dependencies: ["ConveyorSecrets", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorLogsTests", dependencies: ["ConveyorLogs", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorCacheTests", dependencies: ["ConveyorCache", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorWebTests", dependencies: [
-            "ConveyorWeb", "ConveyorLogs", "ConveyorTesting",
+            "ConveyorWeb", "ConveyorLogs", "ConveyorTesting", "ConveyorHub", "ConveyorSecrets",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),

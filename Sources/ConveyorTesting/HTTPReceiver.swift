@@ -5,25 +5,26 @@ import Glibc
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 that records each request. It answers `500` to the first
 /// `failFirst` requests and `201` afterwards, closing the connection each time.
-final class HTTPReceiver: @unchecked Sendable {
+public final class HTTPReceiver: @unchecked Sendable {
     // @unchecked Sendable: `received` and `failuresLeft` are only touched with `lock` held; `listener`
     // and `port` are set in init and never change.
-    struct Request: Sendable {
-        var method: String
-        var path: String
-        var headers: [String: String]
-        var body: [UInt8]
-        var bodyText: String { String(decoding: body, as: UTF8.self) }
-        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]) ?? [:] }
+    public struct Request: Sendable {
+        public var method: String
+        public var path: String
+        /// Lower-case names.
+        public var headers: [String: String]
+        public var body: [UInt8]
+        public var bodyText: String { String(decoding: body, as: UTF8.self) }
+        public var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]) ?? [:] }
     }
 
     private let lock = NSLock()
     private var received: [Request] = []
     private var failuresLeft: Int
     private let listener: Int32
-    let port: Int
+    public let port: Int
 
-    init(failFirst: Int = 0) throws {
+    public init(failFirst: Int = 0) throws {
         failuresLeft = failFirst
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
@@ -47,16 +48,16 @@ final class HTTPReceiver: @unchecked Sendable {
         thread.start()
     }
 
-    struct ReceiverError: Error {}
+    public struct ReceiverError: Error {}
 
-    var url: String { "http://127.0.0.1:\(port)" }
+    public var url: String { "http://127.0.0.1:\(port)" }
 
-    var requests: [Request] { lock.withLock { received } }
+    public var requests: [Request] { lock.withLock { received } }
 
-    func requests(path: String) -> [Request] { requests.filter { $0.path == path } }
+    public func requests(path: String) -> [Request] { requests.filter { $0.path == path } }
 
     /// Stops accepting; the serving thread ends.
-    func stop() {
+    public func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }
