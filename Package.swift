@@ -87,12 +87,17 @@ let package = Package(
         // One module per role.
         .target(name: "ConveyorGatekeeper", dependencies: ["ConveyorCore", "ConveyorModel", "ConveyorHub", "ConveyorSecrets"], swiftSettings: swiftSettings),
         .target(name: "ConveyorScheduler", dependencies: ["ConveyorCore"], swiftSettings: swiftSettings),
-        .target(name: "ConveyorWorker", dependencies: ["ConveyorCore", "ConveyorThreads", "ConveyorSSH", "ConveyorVirt", "ConveyorSecrets"], swiftSettings: swiftSettings),
-        .target(name: "ConveyorHub", dependencies: ["ConveyorCore", "ConveyorHTTPClient"], swiftSettings: swiftSettings),
+        .target(name: "ConveyorWorker", dependencies: ["ConveyorCore", "ConveyorThreads", "ConveyorSSH", "ConveyorVirt", "ConveyorSecrets", "ConveyorCache"], swiftSettings: swiftSettings),
+        // Build caches: the stores (cache_dir, S3) and the `caches` table (docs/cache.md).
+        .target(name: "ConveyorCache", dependencies: [
+            "ConveyorCore", "ConveyorHTTPClient", "ConveyorThreads",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: swiftSettings),
+        .target(name: "ConveyorHub", dependencies: ["ConveyorCore", "ConveyorHTTPClient", "ConveyorSecrets"], swiftSettings: swiftSettings),
         .target(name: "ConveyorLogs", dependencies: ["ConveyorCore", "ConveyorHTTPClient"], swiftSettings: swiftSettings),
         .target(name: "ConveyorReaper", dependencies: ["ConveyorCore"], swiftSettings: swiftSettings),
         .target(name: "ConveyorWeb", dependencies: [
-            "ConveyorCore", "ConveyorHub", "ConveyorLogs", "ConveyorScheduler", "ConveyorSecrets",
+            "ConveyorCore", "ConveyorHub", "ConveyorLogs", "ConveyorScheduler", "ConveyorSecrets", "ConveyorCache",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -126,11 +131,12 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorCoreTests", dependencies: ["ConveyorCore", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorWorkerTests", dependencies: ["ConveyorWorker", "ConveyorTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "ConveyorHubTests", dependencies: ["ConveyorHub", "ConveyorTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ConveyorHubTests", dependencies: ["ConveyorHub", "ConveyorSecrets", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorSecretsTests", dependencies: ["ConveyorSecrets", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorLogsTests", dependencies: ["ConveyorLogs", "ConveyorTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ConveyorCacheTests", dependencies: ["ConveyorCache", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorWebTests", dependencies: [
-            "ConveyorWeb", "ConveyorLogs", "ConveyorTesting",
+            "ConveyorWeb", "ConveyorLogs", "ConveyorTesting", "ConveyorHub", "ConveyorSecrets",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
