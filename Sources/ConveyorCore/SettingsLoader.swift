@@ -31,24 +31,40 @@ public enum SettingsLoader {
         return settings
     }
 
-    /// Flat `key: value` pairs; lists become comma-separated text, nulls are skipped.
+    /// Flat `key: value` pairs; lists become comma-separated text, nulls are skipped. Values are taken as
+    /// written (the option parsers read them): Yams' default resolver would type them with a dozen
+    /// `NSRegularExpression`s, which load ICU's regex engine and data into every node (about 2 MB of
+    /// resident memory, bench/README.md "Results: memory").
     static func readYAML(_ path: String) throws(SettingsError) -> [(String, String)] {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw SettingsError("\(path): cannot read: \(error.localizedDescription)")
         }
-        let node: Any?
-        do { node = try Yams.load(yaml: text) } catch {
+        let node: Yams.Node?
+        do { node = try Yams.compose(yaml: text, .basic) } catch {
             throw SettingsError("\(path): invalid YAML: \(error)")
         }
         guard let node else { return [] }
-        guard let map = node as? [String: Any] else { throw SettingsError("\(path): expected a mapping of option: value") }
-        return map.compactMap { key, value in
+        guard case .mapping(let map) = node else { throw SettingsError("\(path): expected a mapping of option: value") }
+        var pairs: [(String, String)] = []
+        for (keyNode, value) in map {
+            guard case .scalar(let key) = keyNode else { throw SettingsError("\(path): expected option names as keys") }
             switch value {
-            case is NSNull: return nil
-            case let list as [Any]: return (key, list.map { "\($0)" }.joined(separator: ","))
-            default: return (key, "\(value)")
+            case .scalar(let scalar) where scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string):
+                continue
+            case .scalar(let scalar):
+                pairs.append((key.string, scalar.string))
+            case .sequence(let list):
+                var items: [String] = []
+                for item in list {
+                    guard case .scalar(let scalar) = item else { throw SettingsError("\(path): \(key.string): expected a list of values") }
+                    items.append(scalar.string)
+                }
+                pairs.append((key.string, items.joined(separator: ",")))
+            case .mapping, .alias:
+                throw SettingsError("\(path): \(key.string): expected a value or a list of values")
             }
-        }.sorted { $0.0 < $1.0 }
+        }
+        return pairs.sorted { $0.0 < $1.0 }
     }
 }

@@ -61,13 +61,27 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             self = try Self.parseSentinel(string)
             return
         }
-        guard let url = URLComponents(string: string), url.scheme == "redis", let host = url.host, !host.isEmpty else {
-            throw RedisError(code: .invalidURL, message: "expected redis://[[user]:password@]host[:port][/db] or redis+sentinel://[[user]:password@]host:port[,host:port…]/master[/db], got \(Self.redacted(string))")
+        let usage = "expected redis://[[user]:password@]host[:port][/db] or redis+sentinel://[[user]:password@]host:port[,host:port…]/master[/db], got \(Self.redacted(string))"
+        guard string.hasPrefix("redis://") else { throw RedisError(code: .invalidURL, message: usage) }
+        // Split by hand like the Sentinel form: `URLComponents.host` runs ICU's IDNA (UTS 46) code and
+        // maps its data into every node (bench/README.md "Results: memory").
+        var rest = Substring(string.dropFirst("redis://".count))
+        if let query = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<query] } // ignored, as before
+        (user, password) = (nil, nil)
+        if let at = rest.lastIndex(of: "@") {
+            let info = rest[..<at]
+            let colon = info.firstIndex(of: ":")
+            (user, password) = Self.credentials(user: String(info[..<(colon ?? info.endIndex)]),
+                                                password: colon.map { String(info[info.index(after: $0)...]) })
+            rest = rest[rest.index(after: at)...]
         }
-        self.host = host
-        self.port = url.port ?? 6379
-        (user, password) = Self.credentials(user: url.percentEncodedUser, password: url.percentEncodedPassword)
-        database = try Self.database(url.path.trimmingCharacters(in: CharacterSet(charactersIn: "/")))
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        guard let address = Self.address(rest[..<slash], defaultPort: 6379), !address.host.contains("/") else {
+            throw RedisError(code: .invalidURL, message: usage)
+        }
+        host = address.host
+        port = address.port
+        database = try Self.database(rest[slash...].trimmingCharacters(in: CharacterSet(charactersIn: "/")))
     }
 
     /// The URL without its password, for logs.

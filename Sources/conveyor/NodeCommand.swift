@@ -33,6 +33,11 @@ struct NodeCommand: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
+        // Nothing in a node formats dates in local time (docs and payloads are UTC). Hummingbird's
+        // Date-header formatter builds its Gregorian calendar in the default time zone before setting GMT,
+        // which loads ICU's time-zone data (about 2 MB resident) unless the default is already GMT
+        // (bench/README.md "Results: memory").
+        NSTimeZone.default = .gmt
         var logger = Logger(label: "conveyor")
         logger[metadataKey: "node"] = "\(settings.nodeID)"
         try await Node.run(settings: settings, logger: logger)

@@ -26,6 +26,23 @@ import Testing
         #expect(s.roles == [.worker, .logs])
     }
 
+    /// YAML values reach the option parsers as written; plain nulls are skipped, nested maps are errors.
+    @Test func yamlValuesAreTakenAsWritten() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let file = dir.appendingPathComponent("c.yml").path
+        try "worker_slots: 4\ninsecure_no_auth: yes\nkey_prefix: \"null\"\nworker_queues:\n  - ruby\n  - go\napi_token: ~\nnode_id:\n"
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let s = try SettingsLoader.load(file: file, environment: [:])
+        #expect(s.workerSlots == 4)
+        #expect(s.insecureNoAuth)
+        #expect(s.keyPrefix == "null")
+        #expect(s.workerQueues == ["ruby", "go"])
+        #expect(s.apiToken == Settings().apiToken)
+        try "worker_slots:\n  a: 1\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(throws: SettingsError.self) { try SettingsLoader.load(file: file, environment: [:]) }
+    }
+
     @Test func badValuesSayWhatIsWrong() {
         #expect(throws: SettingsError.self) { try SettingsLoader.load(environment: ["CONVEYOR_WORKER_SLOTS": "many"]) }
         #expect(throws: SettingsError.self) { try SettingsLoader.load(environment: ["CONVEYOR_ROLES": "worker,chef"]) }

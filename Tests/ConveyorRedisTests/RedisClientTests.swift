@@ -215,6 +215,12 @@ struct RedisClientTests {
         #expect(parsed.password == "p@ss")
         #expect(parsed.database == 3)
         #expect(!parsed.description.contains("p@ss"))
+        let v6 = try RedisURL("redis://[::1]:7001")
+        #expect(v6.host == "::1" && v6.port == 7001 && v6.database == 0 && v6.user == nil && v6.password == nil)
+        #expect(try RedisURL("redis://cache.internal/2").port == 6379)
+        for bad in ["redis://", "redis:///0", "redis://host:port/0", "redis://host:70000", "redis://:pw@/1"] {
+            #expect(throws: RedisError.self, "\(bad)") { try RedisURL(bad) }
+        }
     }
 
     @Test func unreachableServerIsAnErrorNotACrash() async throws {
