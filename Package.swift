@@ -34,7 +34,8 @@ let package = Package(
         system("CLibSSH2", pkg: "libssh2", apt: "libssh2-1-dev"),
         // No pkgConfig (its -lvirt): libvirt is loaded on first use, see Sources/CLibvirt/shim.h.
         .systemLibrary(name: "CLibvirt", providers: [.apt(["libvirt-dev"])]),
-        system("CCurl", pkg: "libcurl", apt: "libcurl4-openssl-dev"),
+        // No pkgConfig (its -lcurl): libcurl is loaded on first use, see Sources/CCurl/shim.h.
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         system("CPCRE2", pkg: "libpcre2-8", apt: "libpcre2-dev"),
         // Linux's epoll and eventfd headers, for the event loops (part of libc, no package).
         .systemLibrary(name: "CEpoll"),

@@ -2,7 +2,7 @@ import CCurl
 
 /// `curl_global_init` runs once per process, before the first handle (a global `let` is initialised
 /// exactly once, thread-safely).
-let curlGlobalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+let curlGlobalInit: CURLcode = cv_curl_global_init(Int(CURL_GLOBAL_DEFAULT))
 
 /// One reusable libcurl easy handle (keeping its connection cache between requests).
 ///
@@ -16,12 +16,12 @@ final class EasyHandle: @unchecked Sendable {
 
     func perform(_ request: HTTPRequest) throws -> HTTPResponse {
         let curl = try handle()
-        curl_easy_reset(curl)
+        cv_curl_easy_reset(curl)
         errorBuffer[0] = 0
         var headers: UnsafeMutablePointer<curl_slist>?
-        defer { curl_slist_free_all(headers) }
+        defer { cv_curl_slist_free_all(headers) }
         for line in headerLines(request) {
-            guard let appended = curl_slist_append(headers, line) else {
+            guard let appended = cv_curl_slist_append(headers, line) else {
                 throw HTTPClientError("\(request.method) \(request.url): out of memory for headers")
             }
             headers = appended
@@ -32,12 +32,12 @@ final class EasyHandle: @unchecked Sendable {
         try options.method()
         try options.callbacks(sink: sink)
         try options.signing()
-        let code = withExtendedLifetime(sink) { curl_easy_perform(curl) }
+        let code = withExtendedLifetime(sink) { cv_curl_easy_perform(curl) }
         if sink.overflowed || code == CURLE_FILESIZE_EXCEEDED {
             throw HTTPClientError("\(request.method) \(request.url): the response body is larger than \(request.maxResponseBytes) bytes")
         }
         guard code == CURLE_OK else {
-            let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
+            let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: cv_curl_easy_strerror(code))
             throw HTTPClientError("\(request.method) \(request.url): \(detail)")
         }
         var status = 0
@@ -46,14 +46,15 @@ final class EasyHandle: @unchecked Sendable {
     }
 
     func cleanup() {
-        if let curl { curl_easy_cleanup(curl) }
+        if let curl { cv_curl_easy_cleanup(curl) }
         curl = nil
     }
 
     private func handle() throws -> UnsafeMutableRawPointer {
         if let curl { return curl }
+        if let error = cv_curl_load_error() { throw HTTPClientError("loading libcurl: \(String(cString: error))") }
         guard curlGlobalInit == CURLE_OK else { throw HTTPClientError("curl_global_init failed") }
-        guard let created = curl_easy_init() else { throw HTTPClientError("curl_easy_init failed") }
+        guard let created = cv_curl_easy_init() else { throw HTTPClientError("curl_easy_init failed") }
         curl = created
         return created
     }

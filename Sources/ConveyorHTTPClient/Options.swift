@@ -67,7 +67,7 @@ struct Options {
 
     private func check(_ code: CURLcode, _ what: String) throws {
         guard code == CURLE_OK else {
-            throw HTTPClientError("setting \(what): \(String(cString: curl_easy_strerror(code)))")
+            throw HTTPClientError("setting \(what): \(String(cString: cv_curl_easy_strerror(code)))")
         }
     }
 }

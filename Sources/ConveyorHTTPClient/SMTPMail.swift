@@ -68,20 +68,21 @@ public enum SMTPSender {
     }
 
     static func perform(_ mail: SMTPMail) throws {
-        guard curlGlobalInit == CURLE_OK, let curl = curl_easy_init() else { throw HTTPClientError("curl_easy_init failed") }
-        defer { curl_easy_cleanup(curl) }
+        if let error = cv_curl_load_error() { throw HTTPClientError("loading libcurl: \(String(cString: error))") }
+        guard curlGlobalInit == CURLE_OK, let curl = cv_curl_easy_init() else { throw HTTPClientError("curl_easy_init failed") }
+        defer { cv_curl_easy_cleanup(curl) }
         let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         defer { errorBuffer.deallocate() }
         errorBuffer[0] = 0
         var recipients: UnsafeMutablePointer<curl_slist>?
-        defer { curl_slist_free_all(recipients) }
+        defer { cv_curl_slist_free_all(recipients) }
         for address in mail.recipients {
-            guard let appended = curl_slist_append(recipients, "<\(address)>") else { throw HTTPClientError("out of memory for recipients") }
+            guard let appended = cv_curl_slist_append(recipients, "<\(address)>") else { throw HTTPClientError("out of memory for recipients") }
             recipients = appended
         }
         let source = MessageSource(mail.message)
         func check(_ code: CURLcode, _ what: String) throws {
-            guard code == CURLE_OK else { throw HTTPClientError("setting \(what): \(String(cString: curl_easy_strerror(code)))") }
+            guard code == CURLE_OK else { throw HTTPClientError("setting \(what): \(String(cString: cv_curl_easy_strerror(code)))") }
         }
         try check(cv_curl_set_ptr(curl, CURLOPT_ERRORBUFFER, errorBuffer), "CURLOPT_ERRORBUFFER")
         try check(cv_curl_set_ptr(curl, CURLOPT_URL, mail.url), "CURLOPT_URL")
@@ -98,9 +99,9 @@ public enum SMTPSender {
         try check(cv_curl_set_long(curl, CURLOPT_UPLOAD, 1), "CURLOPT_UPLOAD")
         try check(cv_curl_set_read_cb(curl, MessageSource.read), "CURLOPT_READFUNCTION")
         try check(cv_curl_set_ptr(curl, CURLOPT_READDATA, source.pointer), "CURLOPT_READDATA")
-        let code = withExtendedLifetime(source) { curl_easy_perform(curl) }
+        let code = withExtendedLifetime(source) { cv_curl_easy_perform(curl) }
         guard code == CURLE_OK else {
-            let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
+            let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: cv_curl_easy_strerror(code))
             var reply = 0
             _ = cv_curl_get_long(curl, CURLINFO_RESPONSE_CODE, &reply)
             throw HTTPClientError("SMTP \(mail.url): \(detail)", status: reply == 0 ? nil : reply)
