@@ -58,9 +58,10 @@ struct BatchLanesTests {
                 try await fixture.push(entry.job, event)
             }
         }
-        try await withServices([HubService(context: fixture.context)]) {
-            #expect(try await eventually { try await fixture.stateDrained() })
+        let drained = try await withServices([HubService(context: fixture.context)]) {
+            try await eventually { try await fixture.stateDrained() }
         }
+        #expect(drained)
         for entry in jobs {
             #expect(try await fixture.jobState(entry.job) == entry.result.rawValue)
             let applied = try await fixture.jobEvents(entry.job).filter(\.applied).map(\.kind)

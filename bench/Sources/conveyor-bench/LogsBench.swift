@@ -86,7 +86,7 @@ struct LogsBench: AsyncParsableCommand {
         let redis = try await TestEnvironment.redis()
         _ = try? await redis.send(["DEL", RedisArgument(key)])
         await redis.close()
-        guard let rps = ClientsBenchmark.parseCSV(output).values.first else { throw BenchError("redis-benchmark printed no figure: \(output.suffix(300))") }
+        guard let rps = try RedisBench.parseCSV(output).values.first else { throw BenchError("redis-benchmark printed no figure: \(output.suffix(300))") }
         return rps
     }
 
