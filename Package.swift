@@ -87,7 +87,7 @@ let package = Package(
         .target(name: "ConveyorGatekeeper", dependencies: ["ConveyorCore", "ConveyorModel", "ConveyorHub", "ConveyorSecrets"], swiftSettings: swiftSettings),
         .target(name: "ConveyorScheduler", dependencies: ["ConveyorCore"], swiftSettings: swiftSettings),
         .target(name: "ConveyorWorker", dependencies: ["ConveyorCore", "ConveyorThreads", "ConveyorSSH", "ConveyorVirt", "ConveyorSecrets"], swiftSettings: swiftSettings),
-        .target(name: "ConveyorHub", dependencies: ["ConveyorCore", "ConveyorHTTPClient"], swiftSettings: swiftSettings),
+        .target(name: "ConveyorHub", dependencies: ["ConveyorCore", "ConveyorHTTPClient", "ConveyorSecrets"], swiftSettings: swiftSettings),
         .target(name: "ConveyorLogs", dependencies: ["ConveyorCore", "ConveyorHTTPClient"], swiftSettings: swiftSettings),
         .target(name: "ConveyorReaper", dependencies: ["ConveyorCore"], swiftSettings: swiftSettings),
         .target(name: "ConveyorWeb", dependencies: [
@@ -125,11 +125,11 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorCoreTests", dependencies: ["ConveyorCore", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorWorkerTests", dependencies: ["ConveyorWorker", "ConveyorTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "ConveyorHubTests", dependencies: ["ConveyorHub", "ConveyorTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ConveyorHubTests", dependencies: ["ConveyorHub", "ConveyorSecrets", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorSecretsTests", dependencies: ["ConveyorSecrets", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorLogsTests", dependencies: ["ConveyorLogs", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorWebTests", dependencies: [
-            "ConveyorWeb", "ConveyorLogs", "ConveyorTesting",
+            "ConveyorWeb", "ConveyorLogs", "ConveyorTesting", "ConveyorHub", "ConveyorSecrets",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),

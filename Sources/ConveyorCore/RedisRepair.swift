@@ -1,5 +1,6 @@
 import ConveyorPostgres
 import ConveyorRedis
+import ConveyorThreads
 import Foundation
 import Metrics
 
@@ -55,11 +56,18 @@ public struct RedisRepair: Sendable {
             }
             return nil
         }
-        defer {
-            let redis = context.redis, lock = context.keys.repairLock
-            Task { _ = try? await redis.send(["EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-                                             "1", RedisArgument(lock), RedisArgument(token)]) }
+        let redis = context.redis, lock = context.keys.repairLock
+        return try await withCleanup {
+            try await rebuild(reason: reason)
+        } cleanup: {
+            // Released only if still ours (it expires after a minute otherwise).
+            _ = try? await redis.send(["EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+                                       "1", RedisArgument(lock), RedisArgument(token)])
         }
+    }
+
+    /// The repair's steps, with the lock held.
+    private func rebuild(reason: String) async throws -> Report {
         context.logger.warning("rebuilding Redis from PostgreSQL", metadata: ["reason": "\(reason)"])
         var report = Report(reason: reason)
         let queues = try await repairGroups(&report)

@@ -43,25 +43,12 @@ public final class CurlHTTPClient: Sendable {
 
     /// The least busy worker, starting the search at a rotating index.
     private func pick() -> Worker {
-        let start = next.advance()
+        let start = next.next()
         var best = workers[start % workers.count]
         for offset in 0..<workers.count {
             let candidate = workers[(start + offset) % workers.count]
             if candidate.thread.backlog < best.thread.backlog { best = candidate }
         }
         return best
-    }
-}
-
-private final class RoundRobin: @unchecked Sendable {
-    // @unchecked Sendable: `value` is only touched with `lock` held.
-    private let lock = NSLock()
-    private var value = 0
-
-    func advance() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        value &+= 1
-        return value & Int.max
     }
 }

@@ -72,6 +72,20 @@ public final class PostgresClient: Sendable {
         try await query(sql, params.map(\.postgresValue))
     }
 
+    /// A read (a statement without side effects, e.g. a `SELECT`): like `query`, but run once more
+    /// when its connection was lost while it ran — its outcome unknown (what
+    /// `retryingUnknownOutcome` retries), or the server ending the session under it (a restart,
+    /// `pg_terminate_backend`): reading again gives what the lost read would have. Not when no
+    /// connection could be made at all: that would only double the wait.
+    public func read(_ sql: String, _ params: [PostgresValue] = []) async throws -> PostgresResult {
+        do {
+            return try await query(sql, params)
+        } catch let error as PostgresError where error.isConnectionFailure && error.code != .connectFailed {
+            logger.debug("running a read again after its connection was lost", metadata: ["error": "\(error)"])
+            return try await query(sql, params)
+        }
+    }
+
     /// Runs `body` inside `BEGIN … COMMIT` on one connection. Rolls back on any error; the whole
     /// transaction is retried on serialization failure, deadlock, or a connection lost before
     /// COMMIT was sent (nothing committed then). A connection lost during COMMIT fails with

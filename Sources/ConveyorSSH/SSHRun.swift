@@ -1,5 +1,6 @@
 import ConveyorThreads
 import Foundation
+import Synchronization
 
 /// A command started by `SSHSession.run`.
 public final class SSHRun: Sendable {
@@ -37,20 +38,14 @@ public final class SSHRun: Sendable {
 }
 
 /// Collects bytes delivered on the session thread for reading afterwards.
-final class OutputCollector: @unchecked Sendable {
-    // @unchecked Sendable: `bytes` is only touched with `lock` held.
-    private let lock = NSLock()
-    private var bytes: [UInt8] = []
+final class OutputCollector: Sendable {
+    private let bytes = Mutex<[UInt8]>([])
 
     func append(_ chunk: [UInt8]) {
-        lock.lock()
-        bytes += chunk
-        lock.unlock()
+        bytes.withLock { $0 += chunk }
     }
 
     var text: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: bytes, as: UTF8.self)
+        bytes.withLock { String(decoding: $0, as: UTF8.self) }
     }
 }

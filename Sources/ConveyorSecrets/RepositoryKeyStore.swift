@@ -44,6 +44,14 @@ public struct RepositoryKeyStore: Sendable {
         return stored
     }
 
+    /// The repository's private key, opened with the cluster key; nil when the repository has no key pair.
+    public func privateKey(repository: Int64) async throws -> RepositoryPrivateKey? {
+        guard let row = try await postgres.query("SELECT private_key_sealed FROM repository_keys WHERE repository_id = $1",
+                                                 [.int(repository)]).first else { return nil }
+        let pem = try keyring.open(try row.decode("private_key_sealed"), purpose: SealPurpose.privateKey(repository: repository))
+        return try RepositoryPrivateKey(pem: String(decoding: pem, as: UTF8.self))
+    }
+
     /// Opens a sealed private key read with a job (see the worker's job loader).
     public static func openPrivateKey(sealed: String, repository: Int64, keyring: Keyring) throws(SecretsError) -> _RSA.Encryption.PrivateKey {
         let pem = try keyring.open(sealed, purpose: SealPurpose.privateKey(repository: repository))

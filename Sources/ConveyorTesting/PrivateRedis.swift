@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,10 +7,9 @@ import Glibc
 /// A `redis-server` of a test's own, on a free loopback port, that the test may kill and restart
 /// (the shared server of `scripts/services.sh start` must never be disturbed). Shared by the Redis
 /// client's reconnect tests and the worker's log-buffering tests.
-public final class PrivateRedis: @unchecked Sendable {
-    // @unchecked Sendable: `process` is only touched by the one test that owns this server, sequentially.
+public final class PrivateRedis: Sendable {
     public let port: Int
-    private var process: ChildProcess?
+    private let process = Mutex<ChildProcess?>(nil)
     private let directory: URL
 
     public var url: String { "redis://127.0.0.1:\(port)/0" }
@@ -26,8 +26,9 @@ public final class PrivateRedis: @unchecked Sendable {
             throw TestSetupError("redis-server not found on PATH; install it with scripts/install-deps.sh (needed by \(TestEnvironment.startCommand) too)")
         }
         let log = directory.appendingPathComponent("redis.log").path
-        process = try ChildProcess.spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                                  "--dir", directory.path], log: log)
+        let started = try ChildProcess.spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                                      "--dir", directory.path], log: log)
+        process.withLock { $0 = started }
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if canConnect(port: port) { return }
@@ -38,8 +39,7 @@ public final class PrivateRedis: @unchecked Sendable {
 
     /// SIGKILL: the server vanishes without closing its sockets politely.
     public func kill() async {
-        guard let p = process else { return }
-        process = nil
+        guard let p = process.withLock({ $0.take() }) else { return }
         p.signal(SIGKILL)
         _ = await p.wait()
     }
@@ -51,7 +51,7 @@ public final class PrivateRedis: @unchecked Sendable {
 
     deinit {
         // A test that failed half-way still leaves no server behind.
-        if let p = process {
+        if let p = process.withLock({ $0 }) {
             p.signal(SIGKILL)
             var status: Int32 = 0
             _ = waitpid(p.pid, &status, 0)

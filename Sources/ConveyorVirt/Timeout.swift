@@ -1,5 +1,6 @@
 import ConveyorThreads
 import Foundation
+import Synchronization
 
 extension DedicatedThread {
     /// Runs `body` on this thread, giving up waiting after `timeout`. A blocking C call cannot be
@@ -28,22 +29,18 @@ extension DedicatedThread {
 }
 
 /// Resumes a continuation at most once, whichever of result and timeout comes first.
-private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
-    // @unchecked Sendable: `continuation` is only touched with `lock` held.
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<T, any Error>?
+private final class ResumeOnce<T: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
 
     func set(_ continuation: CheckedContinuation<T, any Error>) {
-        lock.lock()
-        self.continuation = continuation
-        lock.unlock()
+        self.continuation.withLock { $0 = continuation }
     }
 
     func resume(_ result: Result<T, any Error>) {
-        lock.lock()
-        let waiting = continuation
-        continuation = nil
-        lock.unlock()
+        let waiting = continuation.withLock { continuation in
+            defer { continuation = nil }
+            return continuation
+        }
         waiting?.resume(with: result)
     }
 }

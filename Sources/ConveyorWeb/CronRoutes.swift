@@ -78,7 +78,7 @@ struct CronRoutes: Sendable {
     /// The repository of the path; a private one exists only for trusted callers (docs/api.md#authentication).
     func repositoryID(_ ctx: some RequestContext, caller: Access.Caller = .trusted) async throws -> Int64 {
         let slug = "\(ctx.parameters.get("owner") ?? "")/\(ctx.parameters.get("repo") ?? "")"
-        guard let id = try await context.postgres.query("SELECT id FROM repositories WHERE slug = $1 AND ($2 OR NOT private)",
+        guard let id = try await context.postgres.read("SELECT id FROM repositories WHERE slug = $1 AND ($2 OR NOT private)",
                                                         [.text(slug), .bool(caller.seesPrivate)]).first?["id"].int64 else {
             throw APIError(.notFound, "unknown repository \(slug)")
         }
@@ -91,7 +91,7 @@ struct CronRoutes: Sendable {
         """
 
     func list(repositoryID: Int64) async throws -> [Cron] {
-        try await context.postgres.query("""
+        try await context.postgres.read("""
             SELECT \(Self.columns) FROM crons c JOIN repositories r ON r.id = c.repository_id WHERE c.repository_id = $1 ORDER BY c.branch
             """, [.int(repositoryID)]).rows.map(Self.cron)
     }

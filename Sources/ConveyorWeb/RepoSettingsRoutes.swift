@@ -14,7 +14,7 @@ struct RepoRef: Sendable {
 
     static func find<C: RequestContext>(_ ctx: C, postgres: PostgresClient) async throws -> RepoRef {
         let slug = "\(ctx.parameters.get("owner") ?? "")/\(ctx.parameters.get("repo") ?? "")"
-        guard let row = try await postgres.query("""
+        guard let row = try await postgres.read("""
             SELECT r.id, r.slug, o.login FROM repositories r JOIN owners o ON o.id = r.owner_id WHERE r.slug = $1
             """, [.text(slug)]).first else { throw APIError(.notFound, "unknown repository \(slug)") }
         return RepoRef(id: try row.decode("id"), slug: try row.decode("slug"), owner: try row.decode("login"))
@@ -59,7 +59,7 @@ struct RepoSettingsRoutes: Sendable {
     }
 
     func load(_ repo: RepoRef) async throws -> RepositorySettings {
-        guard let row = try await context.postgres.query("""
+        guard let row = try await context.postgres.read("""
             SELECT slug, build_pushes, build_pull_requests, max_concurrent_jobs, hard_timeout_seconds, no_output_timeout_seconds, max_log_bytes,
                    auto_cancel_pushes, auto_cancel_pull_requests, auto_cancel_running_jobs, private, webhook_secret IS NOT NULL AS webhook_secret_set,
                    coalesce(settings->'webhooks', '[]'::jsonb)::text AS webhooks, coalesce((settings->>'webhooks_on_start')::boolean, false) AS on_start,
@@ -118,7 +118,7 @@ struct RepoSettingsRoutes: Sendable {
 
     /// The repository's limit in the owner's limits hash, as the gatekeeper writes it at a build.
     func publishLimit(_ limit: Int?, repo: RepoRef) async throws {
-        let owner = try await context.postgres.query("SELECT concurrency_limit FROM owners WHERE login = $1", [.text(repo.owner)]).first
+        let owner = try await context.postgres.read("SELECT concurrency_limit FROM owners WHERE login = $1", [.text(repo.owner)]).first
         let ownerLimit = owner?["concurrency_limit"].int ?? context.settings.defaultOwnerLimit
         if let limit {
             try await context.slots.setLimits(owner: repo.owner, max: ownerLimit, repoLimits: [repo.slug: limit])

@@ -41,7 +41,7 @@ struct RequestIntake: Sendable {
     }
 
     func repository(slug: String) async throws -> Repo? {
-        let row = try await context.postgres.query("SELECT id, slug, url, webhook_secret, private FROM repositories WHERE slug = $1", [.text(slug)]).first
+        let row = try await context.postgres.read("SELECT id, slug, url, webhook_secret, private FROM repositories WHERE slug = $1", [.text(slug)]).first
         guard let row else { return nil }
         return Repo(id: try row.decode("id"), slug: try row.decode("slug"), url: try row.decode("url"),
                     webhookSecret: try row.decode("webhook_secret"), isPrivate: try row.decode("private"))

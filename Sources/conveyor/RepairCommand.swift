@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConveyorCore
+import ConveyorThreads
 import Foundation
 import Logging
 
@@ -21,7 +22,14 @@ struct RepairCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try options.load()
         let context = try NodeContext.make(settings: settings, logger: Logger(label: "conveyor.repair"))
-        defer { Task { await context.close() } }
+        try await withCleanup {
+            try await repair(context)
+        } cleanup: {
+            await context.close()
+        }
+    }
+
+    private func repair(_ context: NodeContext) async throws {
         let status = try await RedisEpoch(context: context).check()
         if check {
             print(json ? "{\"epoch\":\"\(status)\",\"needs_repair\":\(status.needsRepair)}" : "epoch: \(status)\(status.needsRepair ? " — run conveyor repair" : "")")

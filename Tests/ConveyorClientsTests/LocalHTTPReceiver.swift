@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,8 +7,7 @@ import Glibc
 /// A tiny HTTP/1.1 server on 127.0.0.1 for tests: it records each request and answers
 /// `200 ok` with `X-Echo: yes`, closing the connection each time. Or, with `silent`, it listens but
 /// never accepts (to test client timeouts).
-final class LocalHTTPReceiver: @unchecked Sendable {
-    // @unchecked Sendable: `received` is only touched with `lock` held; `listener` is set in init.
+final class LocalHTTPReceiver: Sendable {
     struct Request: Sendable {
         var method: String
         var path: String
@@ -15,8 +15,7 @@ final class LocalHTTPReceiver: @unchecked Sendable {
         var body: [UInt8]
     }
 
-    private let lock = NSLock()
-    private var received: [Request] = []
+    private let received = Mutex<[Request]>([])
     private let listener: Int32
     let port: Int
 
@@ -49,11 +48,7 @@ final class LocalHTTPReceiver: @unchecked Sendable {
 
     var url: String { "http://127.0.0.1:\(port)" }
 
-    var requests: [Request] {
-        lock.lock()
-        defer { lock.unlock() }
-        return received
-    }
+    var requests: [Request] { received.withLock { $0 } }
 
     /// Stops accepting; the serving thread ends.
     func stop() {
@@ -65,12 +60,9 @@ final class LocalHTTPReceiver: @unchecked Sendable {
         while true {
             let client = accept(listener, nil, nil)
             if client < 0 { return }
-            if let request = Self.read(client) {
-                lock.lock()
-                received.append(request)
-                lock.unlock()
-            }
-            let reply = Array(Self.reply(to: received.last?.path ?? "").utf8)
+            let request = Self.read(client)
+            if let request { received.withLock { $0.append(request) } }
+            let reply = Array(Self.reply(to: request?.path ?? "").utf8)
             var sent = 0
             while sent < reply.count {
                 let count = reply[sent...].withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

@@ -1,5 +1,6 @@
 import ConveyorSSH
 import Foundation
+import Synchronization
 
 /// Reads the addresses of the servers that `scripts/test-servers.sh start` runs. Integration tests
 /// fail (never skip) when they are missing.
@@ -40,27 +41,19 @@ enum TestServers {
 }
 
 /// Thread-safe byte sink for output callbacks.
-final class Collected: @unchecked Sendable {
-    // @unchecked Sendable: every field is guarded by `lock`.
-    private let lock = NSLock()
-    private var streams: [String: [UInt8]] = [:]
+final class Collected: Sendable {
+    private let streams = Mutex<[String: [UInt8]]>([:])
 
     func append(_ key: String, _ bytes: [UInt8]) {
-        lock.lock()
-        streams[key, default: []] += bytes
-        lock.unlock()
+        streams.withLock { $0[key, default: []] += bytes }
     }
 
     func text(_ key: String) -> String {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: streams[key] ?? [], as: UTF8.self)
+        streams.withLock { String(decoding: $0[key] ?? [], as: UTF8.self) }
     }
 
     func count(_ key: String) -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return streams[key]?.count ?? 0
+        streams.withLock { $0[key]?.count ?? 0 }
     }
 }
 

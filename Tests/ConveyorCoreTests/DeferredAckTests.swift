@@ -2,34 +2,42 @@ import ConveyorCore
 import ConveyorRedis
 import ConveyorTesting
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("Stream consumer: deferred acknowledgement")
 struct DeferredAckTests {
     /// Records what the handler saw, and holds the first batch's deferred work until released.
-    final class Probe: @unchecked Sendable {
-        // @unchecked Sendable: every field is only touched with `lock` held.
-        private let lock = NSLock()
-        private var seen: [String] = []
-        private var gate: CheckedContinuation<Void, Never>?
-        private var open = false
-        private var batches = 0
+    final class Probe: Sendable {
+        private enum Gate {
+            /// Closed; the deferred work waiting at it, if any.
+            case closed(waiting: CheckedContinuation<Void, Never>?)
+            case open
+        }
+
+        private struct State {
+            var seen: [String] = []
+            var gate = Gate.closed(waiting: nil)
+            var batches = 0
+        }
+
+        private let state = Mutex(State())
 
         func record(_ ids: [String]) -> Int {
-            lock.withLock {
-                seen += ids
-                batches += 1
-                return batches
+            state.withLock { state in
+                state.seen += ids
+                state.batches += 1
+                return state.batches
             }
         }
 
-        var handled: [String] { lock.withLock { seen } }
+        var handled: [String] { state.withLock { $0.seen } }
 
         func waitForGate() async {
             await withCheckedContinuation { continuation in
-                let now = lock.withLock { () -> Bool in
-                    if open { return true }
-                    gate = continuation
+                let now = state.withLock { state -> Bool in
+                    if case .open = state.gate { return true }
+                    state.gate = .closed(waiting: continuation)
                     return false
                 }
                 if now { continuation.resume() }
@@ -37,10 +45,10 @@ struct DeferredAckTests {
         }
 
         func release() {
-            let waiting = lock.withLock { () -> CheckedContinuation<Void, Never>? in
-                open = true
-                defer { gate = nil }
-                return gate
+            let waiting = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                defer { state.gate = .open }
+                if case .closed(let waiting) = state.gate { return waiting }
+                return nil
             }
             waiting?.resume()
         }

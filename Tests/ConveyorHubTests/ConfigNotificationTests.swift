@@ -25,11 +25,6 @@ struct ConfigNotificationTests {
             .filter { $0.contains("X-Envelope-To: \(recipient)") }
     }
 
-    func setNotifications(_ fixture: HubFixture, build: Int64, _ config: NotificationsConfig) async throws {
-        let json = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
-        try await fixture.context.postgres.query("UPDATE builds SET config = jsonb_build_object('notifications', $2::jsonb) WHERE id = $1", [.int(build), .text(json)])
-    }
-
     @Test func aFailedBuildNotifiesTheWebhookSlackAndEmail() async throws {
         let (smtpURL, mailDirectory) = try Self.smtp()
         let receiver = try HTTPReceiver()
@@ -42,7 +37,7 @@ struct ConfigNotificationTests {
         let recipient = "dev-\(UUID().uuidString.prefix(8).lowercased())@example.test"
         let http = CurlHTTPClient()
         let build = try await fixture.build(sha: "feedbeef00")
-        try await setNotifications(fixture, build: build, NotificationsConfig(
+        try await fixture.setNotifications(build: build, NotificationsConfig(
             webhooks: .init(urls: [receiver.url + "/travis"], rules: NotificationsConfig.webhookDefaults),
             email: .init(recipients: [recipient], rules: NotificationsConfig.emailDefaults),
             slack: .init(rooms: [receiver.url + "/slack#builds"], rules: NotificationsConfig.slackDefaults, template: nil, onPullRequests: true)))
@@ -109,11 +104,11 @@ struct ConfigNotificationTests {
         let earlier = try await fixture.build(sha: "aaaa1111")
         try await fixture.context.postgres.query("UPDATE builds SET state = 'passed' WHERE id = $1", [.int(earlier)])
         let build = try await fixture.build(sha: "bbbb2222")
-        try await setNotifications(fixture, build: build, NotificationsConfig(
+        try await fixture.setNotifications(build: build, NotificationsConfig(
             webhooks: .init(urls: [receiver.url + "/never"], rules: never),
             email: .init(recipients: [recipient], rules: NotificationsConfig.emailDefaults)))
         let failing = try await fixture.build(sha: "cccc3333")
-        try await setNotifications(fixture, build: failing, NotificationsConfig(email: .init(recipients: [recipient], rules: NotificationsConfig.emailDefaults)))
+        try await fixture.setNotifications(build: failing, NotificationsConfig(email: .init(recipients: [recipient], rules: NotificationsConfig.emailDefaults)))
         let job = try await fixture.job(build: build)
         let failingJob = try await fixture.job(build: failing)
         var configuration = NotifyTests.fast

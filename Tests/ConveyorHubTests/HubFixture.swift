@@ -50,6 +50,12 @@ struct HubFixture: Sendable {
             """, build, repoID, ownerID, stage, state, attempt, allowFailure).first!.decode("id")
     }
 
+    /// Stores `notifications` in the build's config, as the gatekeeper does (docs/notifications.md).
+    func setNotifications(build: Int64, _ config: NotificationsConfig) async throws {
+        let json = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+        try await context.postgres.query("UPDATE builds SET config = jsonb_build_object('notifications', $2::jsonb) WHERE id = $1", [.int(build), .text(json)])
+    }
+
     func push(_ update: StateUpdate) async throws {
         _ = try await context.redis.xadd(context.keys.state, fields: update.fields)
     }
@@ -142,21 +148,6 @@ struct HubFixture: Sendable {
         try await context.postgres.query("SELECT kind, applied, note FROM job_events WHERE job_id = $1 ORDER BY id", job).rows.map {
             (try $0.decode("kind"), try $0.decode("applied"), try $0.decode("note"))
         }
-    }
-}
-
-/// Runs `services` in the background while `body` runs, then cancels them and waits for them to end.
-func withServices<T: Sendable>(_ services: [any Service], _ body: () async throws -> T) async throws -> T {
-    let tasks = services.map { service in Task { try? await service.run() } }
-    do {
-        let value = try await body()
-        for task in tasks { task.cancel() }
-        for task in tasks { await task.value }
-        return value
-    } catch {
-        for task in tasks { task.cancel() }
-        for task in tasks { await task.value }
-        throw error
     }
 }
 

@@ -5,6 +5,7 @@ import ConveyorRedis
 import ConveyorScheduler
 import ConveyorTesting
 import Foundation
+import Synchronization
 import Testing
 
 /// Several scheduler nodes and a hub, with random finish / cancel / reset events across 50 owners.
@@ -113,10 +114,9 @@ import Testing
     }
 }
 
-/// Violations seen by the sampler. @unchecked Sendable: guarded by its lock.
-final class ViolationLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: [String] = []
-    func add(_ s: String) { lock.withLock { items.append(s) } }
-    var all: [String] { lock.withLock { items } }
+/// Violations seen by the sampler.
+final class ViolationLog: Sendable {
+    private let items = Mutex<[String]>([])
+    func add(_ s: String) { items.withLock { $0.append(s) } }
+    var all: [String] { items.withLock { $0 } }
 }

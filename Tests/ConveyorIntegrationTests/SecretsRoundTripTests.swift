@@ -11,19 +11,23 @@ import ConveyorTesting
 import ConveyorWeb
 import ConveyorWorker
 import Foundation
+import Synchronization
 import Testing
 
 /// Issue 21's round trip on real servers: the public key from the API; one value encrypted by
 /// `conveyor encrypt`, one by `openssl pkeyutl`, one secret settings variable; a push whose build checks
-/// them without printing them and whose log masks every echo (also one split across log parts); a fork's
-/// pull request that gets none of them; settings changes that take effect; and at the end a scan of every
-/// Redis key and stream, every PostgreSQL row, the API responses and the logs for any plain secret.
+/// them without printing them and whose log masks every echo (also one split across log parts); a
+/// `secure:` webhook URL under `notifications:` that the hub opens only to send it, signed with the
+/// repository's key (checked by `openssl`); a fork's pull request that gets none of them; settings
+/// changes that take effect; and at the end a scan of every Redis key and stream, every PostgreSQL row, the API responses and the logs for any plain secret.
 @Suite(.serialized) struct SecretsRoundTripTests {
     static let cliSecret = "alpha-CLI-4711"
     static let opensslSecret = "beta-ssl-0815"
     static let settingsSecret = "gamma-set-2342"
+    /// In the path of a `secure:` webhook URL under `notifications:` (docs/notifications.md).
+    static let hookSecret = "delta-hook-7781"
     static let token = "round-trip-token"
-    static var secrets: [String] { [cliSecret, opensslSecret, settingsSecret] }
+    static var secrets: [String] { [cliSecret, opensslSecret, settingsSecret, hookSecret] }
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -32,15 +36,13 @@ import Testing
     }
 
     /// The API over real HTTP, collecting every response body for the final scan.
-    final class API: @unchecked Sendable {
-        // @unchecked Sendable: `bodies` is only touched with `lock` held.
+    final class API: Sendable {
         let base: String
-        private let lock = NSLock()
-        private var bodies: [String] = []
+        private let bodies = Mutex<[String]>([])
 
         init(port: Int) { base = "http://127.0.0.1:\(port)" }
 
-        var responses: [String] { lock.withLock { bodies } }
+        var responses: [String] { bodies.withLock { $0 } }
 
         func call(_ method: String, _ path: String, json: String? = nil, token: String? = SecretsRoundTripTests.token) async throws -> (status: Int, body: String) {
             var headers = [("Accept", "application/json")]
@@ -55,7 +57,7 @@ import Testing
                 throw error
             }
             await http.shutdown()
-            lock.withLock { bodies.append(response.bodyText) }
+            bodies.withLock { $0.append(response.bodyText) }
             return (response.status, response.bodyText)
         }
 
@@ -99,9 +101,13 @@ import Testing
         return try Data(contentsOf: URL(fileURLWithPath: out)).base64EncodedString()
     }
 
-    static func config(cli: String, openssl: String, hashes: [String]) -> String {
+    static func config(cli: String, openssl: String, hashes: [String], hook: String) -> String {
         """
         language: shell
+        notifications:
+          email: false
+          webhooks:
+            - secure: "\(hook)"
         env:
           global:
             - secure: "\(cli)"
@@ -152,6 +158,12 @@ import Testing
         let repoID = try await context.postgres.query("INSERT INTO repositories (owner_id, slug, url) VALUES ($1, 'octo/app', $2) RETURNING id",
                                                       [.int(owner), .text("file://" + dir)]).first!["id"].int64!
         let api = API(port: port)
+        // The hub's notifications: a `secure:` webhook URL whose path is a secret, to a local receiver.
+        let receiver = try HTTPReceiver()
+        defer { receiver.stop() }
+        let hookPath = "/hook/\(Self.hookSecret)"
+        let notifyHTTP = CurlHTTPClient()
+        let notify = NotifyConfiguration(retryBaseSeconds: 0.2, sweepInterval: .milliseconds(100), requestTimeout: .seconds(5), claimSeconds: 10)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await WebService(context: context, logStore: LogStore(context: context, archive: nil), metricsText: { "" }).run() }
             group.addTask { try await GatekeeperService(context: context).run() }
@@ -159,6 +171,7 @@ import Testing
             group.addTask { try await WorkerService(context: context).run() }
             group.addTask { try await HubService(context: context).run() }
             group.addTask { try await LogsService(context: context, archive: nil).run() }
+            group.addTask { try await NotifyService(context: context, http: notifyHTTP, configuration: notify).run() }
             let up = try await eventually(timeout: .seconds(30)) { (try? await api.call("GET", "/api/v1/repos").status) == 200 }
             #expect(up, "the web role did not start")
 
@@ -183,7 +196,8 @@ import Testing
             // 3. A push: the build checks the values (by hash) and masks every echo.
             var hashes: [String] = []
             for secret in Self.secrets { hashes.append(try await Self.sha256(secret)) }
-            try Self.config(cli: cli, openssl: openssl, hashes: hashes).write(toFile: dir + "/.conveyor.yml", atomically: true, encoding: .utf8)
+            let hook = try await Self.opensslEncrypt(receiver.url + hookPath, publicKey: publicKey)
+            try Self.config(cli: cli, openssl: openssl, hashes: hashes, hook: hook).write(toFile: dir + "/.conveyor.yml", atomically: true, encoding: .utf8)
             _ = try Self.git(dir, "init", "-q", "-b", "main")
             _ = try Self.git(dir, "add", ".")
             _ = try Self.git(dir, "commit", "-qm", "config")
@@ -200,6 +214,13 @@ import Testing
             #expect(log.contains("leak [secure] [secure] [secure]"))
             #expect(log.contains("split [secure] end"), "a value split across log parts must be masked")
             #expect(log.contains("$ export OPENSSL_SECRET=[secure]") && log.contains("$ export SETTINGS_SECRET=[secure]"))
+            // The hub opened the secure webhook URL only to send; the Signature checks with the API's key.
+            #expect(try await eventually(timeout: .seconds(30)) { receiver.requests(path: hookPath).count == 1 }, "the secure webhook was not delivered")
+            let delivered = try #require(receiver.requests(path: hookPath).first)
+            let hookPayload = String(delivered.bodyText.dropFirst("payload=".count)).removingPercentEncoding ?? ""
+            let hookJSON = try JSONSerialization.jsonObject(with: Data(hookPayload.utf8)) as? [String: Any]
+            #expect((hookJSON?["id"] as? NSNumber)?.int64Value == built.id)
+            #expect(try await opensslVerifiesTravisSignature(payload: hookPayload, signature: delivered.headers["signature"] ?? "", publicKeyPEM: publicKey))
 
             // 4. Settings take effect: pull requests off, then the limit reaches Redis at once.
             let off = try await api.object("PATCH", "/api/v1/repos/octo/app/settings", json: #"{"build_pull_requests": false, "max_concurrent_jobs": 1}"#)
@@ -232,6 +253,13 @@ import Testing
             #expect(flog.contains("leak none none none"))
             let forkConfig = try await context.postgres.query("SELECT config::text AS c FROM jobs WHERE id = $1", [.int(forked.job)]).first!["c"].string ?? ""
             #expect(!forkConfig.contains("\"sealed\""), "a fork's job row carries no sealed value")
+            // The fork's build notifies no secure target: recorded as withheld, never sent.
+            let withheld = try await eventually(timeout: .seconds(30)) {
+                try await context.postgres.query("SELECT state, last_error FROM deliveries WHERE build_id = $1 AND kind = 'travis_webhook'",
+                                                 [.int(forked.id)]).first.map { $0["state"].string == "withheld" && ($0["last_error"].string ?? "").contains("fork (mallory/app)") } ?? false
+            }
+            #expect(withheld, "the fork's secure webhook must be recorded as withheld")
+            #expect(receiver.requests(path: hookPath).count == 1)
 
             // 6. The scan: nothing holds a plain secret.
             for job in [built.job, forked.job] {
@@ -239,6 +267,7 @@ import Testing
                 _ = try await api.call("GET", "/api/v1/jobs/\(job)/log")
             }
             _ = try await api.call("GET", "/api/v1/builds/\(built.id)")
+            for build in [built.id, forked.id] { _ = try await api.object("GET", "/api/v1/builds/\(build)/notifications") }
             _ = try await api.call("GET", "/api/v1/repos/octo/app/settings")
             var found: [String] = []
             for secret in Self.secrets {
@@ -250,6 +279,7 @@ import Testing
             #expect(found.isEmpty, "plain secrets found: \(found)")
             group.cancelAll()
         }
+        await notifyHTTP.shutdown()
         await context.close()
     }
 

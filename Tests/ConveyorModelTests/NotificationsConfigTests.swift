@@ -1,4 +1,5 @@
 @testable import ConveyorModel
+import Foundation
 import Testing
 
 @Suite struct NotificationsConfigTests {
@@ -44,6 +45,31 @@ import Testing
         let expanded = try expand("script: true\nnotifications:\n  slack:\n    rooms:\n      - secure: XYZ")
         #expect(expanded.notifications?.slack == nil)
         #expect(expanded.warnings.contains { $0.contains("secure notifications.slack target left out") })
+    }
+
+    /// As the gatekeeper expands: `secure:` targets stay ciphertext for the hub, with no warning.
+    @Test func secureTargetsStaySealedForTheHub() throws {
+        let yaml = """
+            script: true
+            notifications:
+              webhooks: [https://plain.example/hook, {secure: "W E B"}]
+              email:
+                recipients: [{secure: MAIL}]
+              slack:
+                rooms: [{secure: ROOM}]
+            """
+        let expanded = try ConfigExpander.expand(yaml: yaml, context: pushContext(), keepSecureValuesSealed: true)
+        let config = try #require(expanded.notifications)
+        #expect(config.webhooks?.urls == ["https://plain.example/hook"])
+        #expect(config.webhooks?.sealed == ["WEB"])
+        #expect(config.email?.recipients == [] && config.email?.sealed == ["MAIL"])
+        #expect(config.slack?.rooms == [] && config.slack?.sealed == ["ROOM"])
+        #expect(!expanded.warnings.contains { $0.contains("left out") })
+        // Without secure targets no `sealed` key is written, so rows stored before it existed read the same.
+        let plain = NotificationsConfig(slack: .init(rooms: ["https://x.example"], rules: NotificationsConfig.slackDefaults))
+        let json = String(decoding: try JSONEncoder().encode(plain), as: UTF8.self)
+        #expect(!json.contains("sealed"))
+        #expect(try JSONDecoder().decode(NotificationsConfig.self, from: Data(json.utf8)) == plain)
     }
 
     @Test func rulesFollowTravis() {

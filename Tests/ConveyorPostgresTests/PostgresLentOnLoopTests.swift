@@ -2,6 +2,7 @@ import ConveyorPostgres
 import ConveyorTesting
 import ConveyorThreads
 import Foundation
+import Synchronization
 import Testing
 
 /// Lent connections whose statements go through the statement loop (`lentStatementsOnLoop`), as on a
@@ -101,11 +102,9 @@ struct PostgresLentOnLoopTests {
 }
 
 /// Counts calls from any task.
-private final class Counter: @unchecked Sendable {
-    // @unchecked Sendable: `count` is only touched with `lock` held.
-    private let lock = NSLock()
-    private var count = 0
+private final class Counter: Sendable {
+    private let count = Mutex(0)
 
-    func next() -> Int { lock.withLock { count += 1; return count } }
-    var value: Int { lock.withLock { count } }
+    func next() -> Int { count.withLock { $0 += 1; return $0 } }
+    var value: Int { count.withLock { $0 } }
 }

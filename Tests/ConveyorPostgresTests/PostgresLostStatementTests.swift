@@ -23,6 +23,20 @@ struct PostgresLostStatementTests {
         await pg.close()
     }
 
+    /// `read` runs a read once more when its connection is lost under it (here the first run kills
+    /// its own backend; the second answers).
+    @Test func aReadOnALostConnectionIsRunAgain() async throws {
+        let (pg, _) = try await TestEnvironment.freshPostgres(poolSize: 1)
+        try await pg.query("CREATE SEQUENCE calls")
+        try await pg.query("SELECT 1")
+        let row = try await pg.read("""
+            SELECT CASE WHEN nextval('calls') = 1 THEN pg_terminate_backend(pg_backend_pid()) ELSE true END AS ok WHERE $1::int = 1
+            """, [.int(1)]).first
+        #expect(row?["ok"].bool == true)
+        #expect(try await pg.query("SELECT last_value FROM calls").first?["last_value"].int == 2, "run twice")
+        await pg.close()
+    }
+
     /// An idempotent caller retries a statement whose outcome is unknown; others get the error.
     @Test func retryingUnknownOutcomeRunsAnIdempotentBodyAgain() async throws {
         let (pg, _) = try await TestEnvironment.freshPostgres(poolSize: 1)

@@ -1,6 +1,7 @@
 import ConveyorPostgres
 import ConveyorTesting
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("Postgres client: server restarts")
@@ -132,17 +133,20 @@ struct PostgresReconnectTests {
 }
 
 /// Flags shared by the streaming tasks and the test.
-private final class StreamState: @unchecked Sendable {
-    // @unchecked Sendable: every field is only touched with `lock` held.
-    private let lock = NSLock()
-    private var isStopped = false
-    private var isRestarted = false
-    private var afterRestart = 0
+private final class StreamState: Sendable {
+    private enum Phase { case beforeRestart, afterRestart, stopped }
 
-    var stopped: Bool { lock.withLock { isStopped } }
-    var restarted: Bool { lock.withLock { isRestarted } }
-    var successesAfterRestart: Int { lock.withLock { afterRestart } }
-    func stop() { lock.withLock { isStopped = true } }
-    func markRestarted() { lock.withLock { isRestarted = true } }
-    func succeededAfterRestart() { lock.withLock { afterRestart += 1 } }
+    private struct State {
+        var phase = Phase.beforeRestart
+        var afterRestart = 0
+    }
+
+    private let state = Mutex(State())
+
+    var stopped: Bool { state.withLock { $0.phase == .stopped } }
+    var restarted: Bool { state.withLock { $0.phase != .beforeRestart } }
+    var successesAfterRestart: Int { state.withLock { $0.afterRestart } }
+    func stop() { state.withLock { $0.phase = .stopped } }
+    func markRestarted() { state.withLock { if $0.phase == .beforeRestart { $0.phase = .afterRestart } } }
+    func succeededAfterRestart() { state.withLock { $0.afterRestart += 1 } }
 }

@@ -1,6 +1,7 @@
 import ConveyorRedis
 import ConveyorTesting
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,15 +9,14 @@ import Glibc
 /// A master, a replica and one `redis-sentinel` (quorum 1) of a test's own, on free loopback ports,
 /// with an ACL user (`conveyor`, password `sentinel-pw`) and the default user disabled, so every
 /// client, the replica and the Sentinel must authenticate. The test may SIGKILL the master.
-final class PrivateSentinelGroup: @unchecked Sendable {
-    // @unchecked Sendable: the processes are only touched by the one test that owns the group, sequentially.
+final class PrivateSentinelGroup: Sendable {
     static let user = "conveyor"
     static let password = "sentinel-pw"
     static let masterName = "cvmaster"
     let masterPort: Int
     let replicaPort: Int
     let sentinelPort: Int
-    private var processes: [String: ChildProcess] = [:]
+    private let processes = Mutex<[String: ChildProcess]>([:])
     private let directory: URL
 
     /// The URL nodes are given.
@@ -57,7 +57,7 @@ final class PrivateSentinelGroup: @unchecked Sendable {
 
     /// SIGKILL of the master: the Sentinel promotes the replica after `down-after-milliseconds`.
     func killMaster() async {
-        guard let p = processes.removeValue(forKey: "master") else { return }
+        guard let p = processes.withLock({ $0.removeValue(forKey: "master") }) else { return }
         p.signal(SIGKILL)
         _ = await p.wait()
     }
@@ -84,11 +84,14 @@ final class PrivateSentinelGroup: @unchecked Sendable {
     }
 
     func stop() async {
-        for (_, p) in processes {
+        let running = processes.withLock { processes in
+            defer { processes = [:] }
+            return processes
+        }
+        for (_, p) in running {
             p.signal(SIGKILL)
             _ = await p.wait()
         }
-        processes = [:]
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -96,7 +99,8 @@ final class PrivateSentinelGroup: @unchecked Sendable {
         let file = directory.appendingPathComponent("\(name).conf")
         try (config + ["dir \(directory.path)"]).joined(separator: "\n").appending("\n")
             .write(to: file, atomically: true, encoding: .utf8)
-        processes[name] = try ChildProcess.spawn(binary, [file.path], log: directory.appendingPathComponent("\(name).log").path)
+        let process = try ChildProcess.spawn(binary, [file.path], log: directory.appendingPathComponent("\(name).log").path)
+        processes.withLock { $0[name] = process }
     }
 
     private func waitUntil(_ what: String, _ condition: @escaping () -> Bool) async throws {
@@ -109,7 +113,7 @@ final class PrivateSentinelGroup: @unchecked Sendable {
     }
 
     deinit {
-        for (_, p) in processes {
+        for (_, p) in processes.withLock({ $0 }) {
             p.signal(SIGKILL)
             var status: Int32 = 0
             _ = waitpid(p.pid, &status, 0)

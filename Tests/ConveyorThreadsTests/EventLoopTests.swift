@@ -81,13 +81,15 @@ struct EventLoopTests {
 }
 
 /// Reads a pipe when its loop reports it, recording each byte.
-private final class PipeReader: EventLoopWatcher, @unchecked Sendable {
-    // @unchecked Sendable: `received` and `offLoop` are only touched with `lock` held.
+private final class PipeReader: EventLoopWatcher, Sendable {
+    private struct State {
+        var received: [UInt8] = []
+        var offLoop = 0
+    }
+
     let fd: Int32
     let loop: EventLoop
-    private let lock = NSLock()
-    private var received: [UInt8] = []
-    private var offLoop = 0
+    private let state = Mutex(State())
 
     init(fd: Int32, loop: EventLoop) {
         self.fd = fd
@@ -98,14 +100,14 @@ private final class PipeReader: EventLoopWatcher, @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 16)
         let n = read(fd, &buffer, buffer.count)
         let onLoop = loop.inLoop
-        lock.withLock {
-            if n > 0 { received += buffer[0..<n] }
-            if !onLoop { offLoop += 1 }
+        state.withLock { state in
+            if n > 0 { state.received += buffer[0..<n] }
+            if !onLoop { state.offLoop += 1 }
         }
     }
 
-    var bytes: [UInt8] { lock.withLock { received } }
-    var reportsOffLoop: Int { lock.withLock { offLoop } }
+    var bytes: [UInt8] { state.withLock { $0.received } }
+    var reportsOffLoop: Int { state.withLock { $0.offLoop } }
 
     func waitFor(count: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(10)

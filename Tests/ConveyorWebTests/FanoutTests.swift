@@ -11,9 +11,9 @@ import ConveyorTesting
 @Suite struct FanoutTests {
     @Test func subscribersAreBoundedPerNode() async throws {
         let web = try await WebFixture.make { $0.maxStreamSubscribers = 2 }
-        let first = try await web.fanout.subscribe(.all(logs: false, seesPrivate: true))
-        let second = try await web.fanout.subscribe(.job(1))
-        await #expect(throws: APIError.self) { _ = try await web.fanout.subscribe(.job(2)) }
+        let first = try web.fanout.subscribe(.all(logs: false, seesPrivate: true))
+        let second = try web.fanout.subscribe(.job(1))
+        #expect(throws: APIError.self) { _ = try web.fanout.subscribe(.job(2)) }
         try await web.test { client in
             try await client.execute(uri: "/api/v1/events/stream", method: .get) { response in
                 #expect(response.status == .serviceUnavailable)
@@ -23,11 +23,23 @@ import ConveyorTesting
         _ = (first, second)
     }
 
+    /// A subscription whose last reference goes (its response ended, or was never written) leaves
+    /// the table at once: its place is free for the next stream without waiting on a task.
+    @Test func aDroppedSubscriptionFreesItsPlaceAtOnce() async throws {
+        let web = try await WebFixture.make { $0.maxStreamSubscribers = 1 }
+        for job in 1...3 {
+            let subscription = try web.fanout.subscribe(.job(Int64(job)))
+            #expect(web.fanout.subscriberCount == 1)
+            _ = subscription
+        }
+        #expect(web.fanout.subscriberCount == 0)
+    }
+
     @Test func aSlowSubscriberIsToldToReconnect() async throws {
         let web = try await WebFixture.make { $0.streamBufferEvents = 16 }
         let reader = Task { await web.fanout.run(from: "0-0") }
         defer { reader.cancel() }
-        let slow = try await web.fanout.subscribe(.all(logs: true, seesPrivate: true))
+        let slow = try web.fanout.subscribe(.all(logs: true, seesPrivate: true))
         for i in 0..<100 {
             try await web.context.events.publish(type: "build:started", data: ["build": .int(Int64(i)), "repo": .string("o/r")])
         }
@@ -35,7 +47,7 @@ import ConveyorTesting
         var received = 0
         for await _ in slow.events { received += 1 }
         #expect(received <= 16)
-        #expect(try await eventually { await web.fanout.subscriberCount == 0 })
+        #expect(try await eventually { web.fanout.subscriberCount == 0 })
     }
 
     @Test func filtersPickJobsAndHidePrivateRepositories() async throws {
@@ -44,9 +56,9 @@ import ConveyorTesting
         let pub = try await web.seed(slug: "corp/open", isPrivate: false)
         let reader = Task { await web.fanout.run(from: "0-0") }
         defer { reader.cancel() }
-        let anonymous = try await web.fanout.subscribe(.all(logs: true, seesPrivate: false))
-        let trusted = try await web.fanout.subscribe(.all(logs: false, seesPrivate: true))
-        let oneJob = try await web.fanout.subscribe(.job(pub.job))
+        let anonymous = try web.fanout.subscribe(.all(logs: true, seesPrivate: false))
+        let trusted = try web.fanout.subscribe(.all(logs: false, seesPrivate: true))
+        let oneJob = try web.fanout.subscribe(.job(pub.job))
         let events = web.context.events
         try await events.publish(type: "build:started", data: ["build": .int(priv.build), "repo": .string("corp/hidden")])
         try await events.publish(type: "job:queued", data: ["job": .int(priv.job), "build": .int(priv.build)])  // no repo: resolved by id

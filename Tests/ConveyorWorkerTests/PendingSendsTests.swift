@@ -2,16 +2,18 @@
 import ConveyorRedis
 import ConveyorTesting
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("Held state updates")
 struct PendingSendsTests {
-    final class Sent: @unchecked Sendable {
-        // @unchecked Sendable: `batches` is only touched with `lock` held.
-        private let lock = NSLock()
-        private var batches: [[RedisCommand]] = []
-        func record(_ batch: [RedisCommand]) { lock.withLock { batches.append(batch) } }
-        var all: [[RedisCommand]] { lock.withLock { batches } }
+    final class Sent: Sendable {
+        private let batches = Mutex<[[RedisCommand]]>([])
+        func record(_ batch: [RedisCommand]) -> Bool {
+            batches.withLock { $0.append(batch) }
+            return true
+        }
+        var all: [[RedisCommand]] { batches.withLock { $0 } }
     }
 
     @Test func heldUpdatesGoOutTogetherAfterTheDelay() async throws {
@@ -23,6 +25,22 @@ struct PendingSendsTests {
         #expect(sent.all.first?.count == 2)
         #expect(await sends.finalPrefix().isEmpty)
         #expect(sent.all.count == 1)
+    }
+
+    /// Redis does not take the flush's updates before the attempt ends: the flush, cancelled, hands
+    /// them to the final pipeline instead of dropping them, ahead of the ones added since.
+    @Test func aFlushThatCannotSendHandsItsUpdatesToTheFinalPipeline() async throws {
+        let tried = Sent()
+        let sends = PendingSends(delay: .milliseconds(1)) { batch in
+            _ = tried.record(batch)
+            while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) } // Redis is away
+            return false
+        }
+        sends.add(["XADD", "s", "*", "kind", "received"])
+        #expect(try await eventually { tried.all.count == 1 })
+        sends.add(["XADD", "s", "*", "kind", "started"])
+        let prefix = await sends.finalPrefix()
+        #expect(prefix.map { $0.last.map { String(decoding: $0.bytes, as: UTF8.self) } } == ["received", "started"])
     }
 
     @Test func aQuickAttemptTakesThemIntoItsFinalPipeline() async throws {

@@ -5,6 +5,7 @@ import ConveyorTesting
 import ConveyorVirt
 @testable import ConveyorWorker
 import Foundation
+import Synchronization
 import Testing
 
 /// The ssh executor against the loopback sshd of `scripts/test-servers.sh`.
@@ -130,16 +131,14 @@ struct LibvirtExecutorTests {
 }
 
 /// Lifecycle steps recorded from any thread.
-final class Steps: @unchecked Sendable {
-    // @unchecked Sendable: `steps` is only touched with `lock` held.
-    private let lock = NSLock()
-    private var steps: [String] = []
+final class Steps: Sendable {
+    private let steps = Mutex<[String]>([])
 
     @Sendable func append(_ step: String) {
-        lock.withLock { steps.append(step) }
+        steps.withLock { $0.append(step) }
     }
 
-    var all: [String] { lock.withLock { steps } }
+    var all: [String] { steps.withLock { $0 } }
 }
 
 /// The ssh executor's confinement: the build user, and nothing left behind on the build host (the

@@ -12,26 +12,40 @@ struct DeliveryPlanner: Sendable {
         guard let build = try await BuildSnapshot.load(event.build, postgres: context.postgres) else { return [] }
         let state = event.state ?? build.state
         let settings = RepositoryNotifySettings(json: build.settingsJSON)
-        var rows: [(kind: String, target: String, payload: String)] = []
+        var rows: [PlannedDelivery] = []
         if event.isFinish || (event.type == "build:started" && settings.webhooksOnStart) {
             let payload = WebhookPayload(build, state: state, publicURL: context.settings.publicURL).json()
-            rows += settings.webhooks.map { (kind: DeliveryKind.webhook, target: $0, payload: payload) }
+            rows += settings.webhooks.map { PlannedDelivery(kind: DeliveryKind.webhook, target: $0, payload: payload) }
         }
         if let base = context.settings.statusAPIURL, !base.isEmpty {
             let status = CommitStatus(buildState: state, number: build.number, buildID: build.id, publicURL: context.settings.publicURL)
-            rows.append((kind: DeliveryKind.commitStatus, target: CommitStatus.url(base: base, slug: build.slug, sha: build.sha), payload: status.json()))
+            rows.append(PlannedDelivery(kind: DeliveryKind.commitStatus, target: CommitStatus.url(base: base, slug: build.slug, sha: build.sha),
+                                        payload: status.json()))
         }
         rows += try await ConfigNotifications(context: context).rows(for: event, build: build, state: state)
         var ids: [Int64] = []
         for row in rows {
+            // A withheld row is only a record (state 'withheld', why in last_error): never sent.
             let inserted = try await context.postgres.query("""
-                INSERT INTO deliveries (kind, target, event, build_id, payload, run) VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+                INSERT INTO deliveries (kind, target, event, build_id, payload, run, sealed_targets, state, last_error)
+                VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, CASE WHEN $8::text IS NULL THEN 'pending' ELSE 'withheld' END, $8::text)
                 ON CONFLICT (kind, target, build_id, event, run) DO NOTHING RETURNING id
-                """, [.text(row.kind), .text(row.target), .text(event.type), .int(event.build), .text(row.payload), .int(event.run)])
-            if let id = inserted.first?["id"].int64 { ids.append(id) }
+                """, [.text(row.kind), .text(row.target), .text(event.type), .int(event.build), .text(row.payload), .int(event.run),
+                      .optional(row.sealed.map(SecureTargets.json)), .optional(row.withheld)])
+            if let id = inserted.first?["id"].int64, row.withheld == nil { ids.append(id) }
         }
         return ids
     }
+}
+
+/// One `deliveries` row to insert. `sealed` maps the stand-ins in `target` to their ciphertexts
+/// (docs/notifications.md); `withheld` says why a secure target is recorded but never sent.
+struct PlannedDelivery: Sendable {
+    var kind: String
+    var target: String
+    var payload: String
+    var sealed: [String: String]? = nil
+    var withheld: String? = nil
 }
 
 enum DeliveryKind {

@@ -1,6 +1,7 @@
 import ConveyorCore
 import ConveyorHTTPClient
 import ConveyorPostgres
+import ConveyorSecrets
 
 /// Sends one due delivery and records the attempt: claimed first (hidden from other senders for a
 /// while), then delivered on a 2xx answer, or rescheduled with exponential backoff, or `failed`
@@ -9,6 +10,7 @@ struct DeliverySender: Sendable {
     let context: NodeContext
     let http: CurlHTTPClient
     let configuration: NotifyConfiguration
+    let keys: DeliveryKeys
 
     struct Claimed: Sendable {
         var id: Int64
@@ -19,6 +21,9 @@ struct DeliverySender: Sendable {
         var attempts: Int
         var settingsJSON: String?
         var slug: String?
+        var repositoryID: Int64?
+        /// Stand-in → ciphertext of `secure:` targets (docs/notifications.md).
+        var sealedJSON: String?
     }
 
     /// Ids of pending deliveries whose time has come.
@@ -30,21 +35,39 @@ struct DeliverySender: Sendable {
 
     /// Sends a delivery if it is still pending and due (another node may have taken it).
     func deliver(_ id: Int64) async throws {
-        guard let claimed = try await claim(id) else { return }
-        let request = makeRequest(claimed)
+        guard var claimed = try await claim(id) else { return }
         var status: Int?
         var failure: String?
-        if claimed.kind == DeliveryKind.email {
-            failure = await EmailNotifier.send(target: claimed.target, payloadJSON: claimed.body, deliveryID: claimed.id, settings: context.settings)
-        } else {
+        // Secure targets are opened here, the last moment; the plaintext is in this request only.
+        var opened = SecureTargets.Opened(target: claimed.target, redactions: [])
+        if let sealedJSON = claimed.sealedJSON {
             do {
-                let response = try await http.send(request)
-                status = response.status
-                if !(200..<300).contains(response.status) { failure = "HTTP \(response.status): \(String(response.bodyText.prefix(200)))" }
+                opened = try SecureTargets.open(target: claimed.target, sealedJSON: sealedJSON, key: try await keys.key(repository: claimed.repositoryID).get())
+                claimed.target = opened.target
+                if claimed.kind == DeliveryKind.slack {
+                    let (url, channel) = SlackNotifier.split(room: opened.target)
+                    claimed.target = url
+                    if let channel { claimed.body = SlackNotifier.payload(claimed.body, channel: channel) }
+                }
             } catch {
-                failure = "\(error)"
+                failure = "the secure target could not be opened: \(error)"
             }
         }
+        // A target that could not be opened is not sent; it is retried like a failed send (the key may be configured meanwhile).
+        if failure == nil {
+            if claimed.kind == DeliveryKind.email {
+                failure = await EmailNotifier.send(target: claimed.target, payloadJSON: claimed.body, deliveryID: claimed.id, settings: context.settings)
+            } else {
+                do {
+                    let response = try await http.send(await makeRequest(claimed))
+                    status = response.status
+                    if !(200..<300).contains(response.status) { failure = "HTTP \(response.status): \(String(response.bodyText.prefix(200)))" }
+                } catch {
+                    failure = "\(error)"
+                }
+            }
+        }
+        failure = failure.map(opened.redact)
         let attempts = claimed.attempts + 1
         let delivered = failure == nil
         let backoff = configuration.backoffSeconds(afterAttempt: attempts)
@@ -69,19 +92,22 @@ struct DeliverySender: Sendable {
             WHERE d.id = $1 AND d.state = 'pending' AND d.next_attempt_at <= now()
             RETURNING d.id, d.kind, d.target, d.event, d.payload::text AS body, d.attempts,
                 (SELECT r.settings::text FROM builds b JOIN repositories r ON r.id = b.repository_id WHERE b.id = d.build_id) AS settings,
-                (SELECT r.slug FROM builds b JOIN repositories r ON r.id = b.repository_id WHERE b.id = d.build_id) AS slug
+                (SELECT r.slug FROM builds b JOIN repositories r ON r.id = b.repository_id WHERE b.id = d.build_id) AS slug,
+                (SELECT b.repository_id FROM builds b WHERE b.id = d.build_id) AS repository_id, d.sealed_targets::text AS sealed
             """, [.int(id), .double(configuration.claimSeconds)]).first else { return nil }
         return Claimed(id: try row.decode("id"), kind: try row.decode("kind"), target: try row.decode("target"), event: try row.decode("event"),
                        body: try row.decode("body"), attempts: try row.decode("attempts"), settingsJSON: try row.decode("settings"),
-                       slug: row["slug"].string)
+                       slug: row["slug"].string, repositoryID: row["repository_id"].int64, sealedJSON: row["sealed"].string)
     }
 
-    private func makeRequest(_ delivery: Claimed) -> HTTPRequest {
+    private func makeRequest(_ delivery: Claimed) async -> HTTPRequest {
         let body = Array(delivery.body.utf8)
         var headers: [(String, String)] = [("Content-Type", "application/json"), ("User-Agent", "Conveyor")]
         switch delivery.kind {
         case DeliveryKind.travisWebhook:
-            return TravisWebhookPayload.request(target: delivery.target, payloadJSON: delivery.body, slug: delivery.slug ?? "", timeout: configuration.requestTimeout)
+            let signature = await keys.travisSignature(repository: delivery.repositoryID, payload: delivery.body)
+            return TravisWebhookPayload.request(target: delivery.target, payloadJSON: delivery.body, slug: delivery.slug ?? "", signature: signature,
+                                                timeout: configuration.requestTimeout)
         case DeliveryKind.slack:
             return SlackNotifier.request(target: delivery.target, payloadJSON: delivery.body, timeout: configuration.requestTimeout)
         case DeliveryKind.commitStatus:

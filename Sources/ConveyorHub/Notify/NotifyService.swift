@@ -1,5 +1,6 @@
 import ConveyorCore
 import ConveyorHTTPClient
+import ConveyorSecrets
 import ServiceLifecycle
 
 /// Notifications: consumer group `notify` on `cv:events`. Build events become `deliveries` rows
@@ -9,20 +10,34 @@ public struct NotifyService: Service {
     let context: NodeContext
     let http: CurlHTTPClient
     let configuration: NotifyConfiguration
+    let keyring: Keyring
 
     public init(context: NodeContext, http: CurlHTTPClient) {
         self.init(context: context, http: http, configuration: NotifyConfiguration())
     }
 
-    public init(context: NodeContext, http: CurlHTTPClient, configuration: NotifyConfiguration) {
+    /// `keyring` opens repository private keys (webhook signatures, `secure:` targets); nil reads
+    /// the node's `secrets_key` settings. Without a usable key notifications still go out, unsigned
+    /// and without secure targets, and the log says why (docs/notifications.md).
+    public init(context: NodeContext, http: CurlHTTPClient, configuration: NotifyConfiguration, keyring: Keyring? = nil) {
         self.context = context
         self.http = http
         self.configuration = configuration
+        if let keyring {
+            self.keyring = keyring
+        } else {
+            do {
+                self.keyring = try Keyring.from(context.settings)
+            } catch {
+                context.logger.error("secrets are unavailable to notifications", metadata: ["error": "\(error)"])
+                self.keyring = Keyring(current: nil)
+            }
+        }
     }
 
     public func run() async throws {
         let planner = DeliveryPlanner(context: context)
-        let sender = DeliverySender(context: context, http: http, configuration: configuration)
+        let sender = DeliverySender(context: context, http: http, configuration: configuration, keys: DeliveryKeys(context: context, keyring: keyring))
         let logger = context.logger
         let consumer = StreamConsumer(context: context, streams: [context.keys.events], group: Groups.notify) { items in
             var done: [(stream: String, id: String)] = []

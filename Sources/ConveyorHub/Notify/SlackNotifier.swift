@@ -16,14 +16,24 @@ enum SlackNotifier {
         return (String(room[..<hash]), channel.isEmpty ? nil : "#" + channel)
     }
 
-    static func payload(_ build: BuildSnapshot, state: String, template: [String]?, channel: String?, pullRequest: Int?, publicURL: String?) -> String {
-        let text = (template ?? defaultTemplate).map { render($0, variables(build, state: state, pullRequest: pullRequest, publicURL: publicURL)) }
+    static func payload(_ build: BuildSnapshot, state: String, template: [String]?, channel: String?, pullRequest: Int?, author: String?,
+                        publicURL: String?) -> String {
+        let variables = variables(build, state: state, pullRequest: pullRequest, author: author, publicURL: publicURL)
+        let text = (template ?? defaultTemplate).map { render($0, variables) }
             .joined(separator: "\n")
         var object: [String: Any] = [
             "attachments": [["fallback": text, "text": text, "color": color(state), "mrkdwn_in": ["text"]]],
         ]
         if let channel { object["channel"] = channel }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A stored payload with `channel` set: a secure room's channel is known only when it is opened.
+    static func payload(_ payloadJSON: String, channel: String) -> String {
+        guard var object = (try? JSONSerialization.jsonObject(with: Data(payloadJSON.utf8))) as? [String: Any] else { return payloadJSON }
+        object["channel"] = channel
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return payloadJSON }
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -41,7 +51,7 @@ enum SlackNotifier {
     }
 
     /// Travis's template variables.
-    static func variables(_ build: BuildSnapshot, state: String, pullRequest: Int?, publicURL: String?) -> [String: String] {
+    static func variables(_ build: BuildSnapshot, state: String, pullRequest: Int?, author: String?, publicURL: String?) -> [String: String] {
         let buildURL = publicURL.map { "\($0.hasSuffix("/") ? String($0.dropLast()) : $0)/builds/\(build.id)" } ?? ""
         let seconds = build.startedMillis.flatMap { started in build.finishedMillis.map { max(0, ($0 - started) / 1000) } } ?? 0
         return [
@@ -49,7 +59,7 @@ enum SlackNotifier {
             "build_id": String(build.id), "build_number": String(build.number), "build_url": buildURL,
             "branch": build.branch, "commit": String(build.sha.prefix(7)), "commit_message": build.message,
             "commit_subject": String(build.message.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""),
-            "author": "", "result": state, "message": TravisStatusMessage.message(state: state, previousState: nil),
+            "author": author ?? "", "result": state, "message": TravisStatusMessage.message(state: state, previousState: nil),
             "duration": duration(seconds: seconds), "elapsed_time": duration(seconds: seconds),
             "compare_url": buildURL, "pull_request": pullRequest == nil ? "false" : "true",
             "pull_request_number": pullRequest.map(String.init) ?? "", "pull_request_url": "",

@@ -14,12 +14,11 @@ enum TravisWebhookPayload {
         return payload.json()
     }
 
-    static func request(target: String, payloadJSON: String, slug: String, timeout: Duration) -> HTTPRequest {
+    /// `signature`: `RepositoryPrivateKey.travisSignature` of `payloadJSON`; nil leaves the header out.
+    static func request(target: String, payloadJSON: String, slug: String, signature: String?, timeout: Duration) -> HTTPRequest {
         var headers: [(String, String)] = [("Content-Type", "application/x-www-form-urlencoded"), ("User-Agent", "Conveyor"),
                                            ("Travis-Repo-Slug", slug)]
-        if let signature = TravisWebhookSignature.signature(payloadJSON: payloadJSON, slug: slug) {
-            headers.append(("Signature", signature))
-        }
+        if let signature { headers.append(("Signature", signature)) }
         return HTTPRequest(method: "POST", url: target, headers: headers, body: Array(("payload=" + formEncoded(payloadJSON)).utf8), timeout: timeout)
     }
 
@@ -28,14 +27,5 @@ enum TravisWebhookPayload {
         var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128)))
         allowed.insert(charactersIn: "-._~")
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
-    }
-}
-
-/// Travis signs a webhook's `payload` with the repository's private key (SHA1 with RSA, base64) in
-/// the `Signature` header. Repository key pairs arrive with the secrets work; until this function is
-/// wired to them it returns nil and the header is left out (docs/notifications.md).
-enum TravisWebhookSignature {
-    static func signature(payloadJSON: String, slug: String) -> String? {
-        nil
     }
 }

@@ -36,7 +36,8 @@ public struct ExpandedBuild: Sendable, Codable, Hashable {
         ])
     }
 
-    /// What a build row stores: the expand output plus `notifications` (secure values decrypted),
+    /// What a build row stores: the expand output plus `notifications` (`secure:` targets sealed when
+    /// the expansion keeps secure values sealed, as the gatekeeper does),
     /// which the hub reads when the build starts and finishes.
     public func storedJSON() -> JSONValue {
         guard case .object(var object) = expandOutputJSON(), let notifications, let value = JSONValue(encoding: notifications) else {

@@ -1,16 +1,20 @@
 import Foundation
 
 /// The `notifications:` section of a config, read into the targets the hub notifies (see
-/// docs/notifications.md). `secure:` values (webhook URLs, Slack rooms) are decrypted like secure
-/// env vars, or left out with a warning.
+/// docs/notifications.md). `secure:` values (webhook URLs, email recipients, Slack rooms) are kept as
+/// ciphertext in `sealed` when the expansion keeps secure values sealed (the gatekeeper: the hub
+/// decrypts them when it delivers), else decrypted like secure env vars or left out with a warning.
 public struct NotificationsConfig: Sendable, Codable, Hashable {
     public struct Webhooks: Sendable, Codable, Hashable {
         public var urls: [String]
         public var rules: NotificationRules
+        /// `secure:` URLs, still encrypted with the repository's key (nil: none).
+        public var sealed: [String]?
 
-        public init(urls: [String], rules: NotificationRules) {
+        public init(urls: [String], rules: NotificationRules, sealed: [String]? = nil) {
             self.urls = urls
             self.rules = rules
+            self.sealed = sealed
         }
     }
 
@@ -18,10 +22,13 @@ public struct NotificationsConfig: Sendable, Codable, Hashable {
         /// Empty: the commit's author and committer.
         public var recipients: [String]
         public var rules: NotificationRules
+        /// `secure:` recipients, still encrypted with the repository's key (nil: none).
+        public var sealed: [String]?
 
-        public init(recipients: [String], rules: NotificationRules) {
+        public init(recipients: [String], rules: NotificationRules, sealed: [String]? = nil) {
             self.recipients = recipients
             self.rules = rules
+            self.sealed = sealed
         }
     }
 
@@ -32,12 +39,15 @@ public struct NotificationsConfig: Sendable, Codable, Hashable {
         /// Lines of the message; nil for Travis's default.
         public var template: [String]?
         public var onPullRequests: Bool
+        /// `secure:` rooms, still encrypted with the repository's key (nil: none).
+        public var sealed: [String]?
 
-        public init(rooms: [String], rules: NotificationRules, template: [String]? = nil, onPullRequests: Bool = true) {
+        public init(rooms: [String], rules: NotificationRules, template: [String]? = nil, onPullRequests: Bool = true, sealed: [String]? = nil) {
             self.rooms = rooms
             self.rules = rules
             self.template = template
             self.onPullRequests = onPullRequests
+            self.sealed = sealed
         }
     }
 
@@ -71,31 +81,34 @@ public struct NotificationsConfig: Sendable, Codable, Hashable {
         var shared = section.filter { $0.key.hasPrefix("on_") }
         shared = shared.filter { !$0.value.isNull }
 
-        config.webhooks = targets(section["webhooks"], listKey: "urls", what: "webhooks", secrets: &secrets, warnings: &warnings).map { urls, object in
-            Webhooks(urls: urls, rules: NotificationRules.parse(shared.merging(object) { $1 }, over: webhookDefaults, what: "webhooks", warnings: &warnings))
+        config.webhooks = targets(section["webhooks"], listKey: "urls", what: "webhooks", secrets: &secrets, warnings: &warnings).map { urls, sealed, object in
+            Webhooks(urls: urls, rules: NotificationRules.parse(shared.merging(object) { $1 }, over: webhookDefaults, what: "webhooks", warnings: &warnings),
+                     sealed: sealed)
         }
         if let email = section["email"], !email.isNull {
             if email.boolValue == false || email["enabled"]?.boolValue == false {
                 config.email = nil
             } else {
-                let (recipients, object) = targets(email, listKey: "recipients", what: "email", secrets: &secrets, warnings: &warnings) ?? ([], [:])
-                config.email = Email(recipients: recipients, rules: NotificationRules.parse(shared.merging(object) { $1 }, over: emailDefaults, what: "email", warnings: &warnings))
+                let (recipients, sealed, object) = targets(email, listKey: "recipients", what: "email", secrets: &secrets, warnings: &warnings) ?? ([], nil, [:])
+                config.email = Email(recipients: recipients, rules: NotificationRules.parse(shared.merging(object) { $1 }, over: emailDefaults, what: "email", warnings: &warnings),
+                                     sealed: sealed)
             }
         } else if !shared.isEmpty {
             config.email = Email(recipients: [], rules: NotificationRules.parse(shared, over: emailDefaults, what: "email", warnings: &warnings))
         }
-        config.slack = targets(section["slack"], listKey: "rooms", what: "slack", secrets: &secrets, warnings: &warnings).map { rooms, object in
+        config.slack = targets(section["slack"], listKey: "rooms", what: "slack", secrets: &secrets, warnings: &warnings).map { rooms, sealed, object in
             Slack(rooms: rooms, rules: NotificationRules.parse(shared.merging(object) { $1 }, over: slackDefaults, what: "slack", warnings: &warnings),
                   template: object["template"].map { $0.asList.compactMap(\.scalarText) }.flatMap { $0.isEmpty ? nil : $0 },
-                  onPullRequests: object["on_pull_requests"]?.boolValue ?? true)
+                  onPullRequests: object["on_pull_requests"]?.boolValue ?? true, sealed: sealed)
         }
         return config
     }
 
     /// A kind given as one target, a list, or a mapping with the list under `listKey`; `false` or
-    /// `enabled: false` turn it off (nil). Targets may be `{secure: …}`.
+    /// `enabled: false` turn it off (nil). Targets may be `{secure: …}`: kept as ciphertext (the second
+    /// list, nil when empty) when secure values stay sealed, else decrypted here.
     static func targets(_ value: JSONValue?, listKey: String, what: String, secrets: inout SecureValues,
-                        warnings: inout WarningList) -> ([String], [String: JSONValue])? {
+                        warnings: inout WarningList) -> ([String], [String]?, [String: JSONValue])? {
         guard let value, !value.isNull, value.boolValue != false else { return nil }
         var object: [String: JSONValue] = [:]
         var list: [JSONValue]
@@ -108,8 +121,11 @@ public struct NotificationsConfig: Sendable, Codable, Hashable {
             list = value.asList
         }
         var resolved: [String] = []
+        var sealed: [String] = []
         for item in list {
-            if let ciphertext = item["secure"]?.stringValue {
+            if let ciphertext = item["secure"]?.stringValue, secrets.keepSealed {
+                sealed.append(ciphertext.filter { !$0.isWhitespace })
+            } else if let ciphertext = item["secure"]?.stringValue {
                 if let plaintext = secrets.plaintext(of: ciphertext) {
                     resolved.append(plaintext)
                 } else {
@@ -121,8 +137,8 @@ public struct NotificationsConfig: Sendable, Codable, Hashable {
                 warnings.add("notifications.\(what).\(listKey) takes strings or secure values; ignored an entry")
             }
         }
-        if resolved.isEmpty && what != "email" { return nil }
-        return (resolved, object)
+        if resolved.isEmpty && sealed.isEmpty && what != "email" { return nil }
+        return (resolved, sealed.isEmpty ? nil : sealed, object)
     }
 }
 

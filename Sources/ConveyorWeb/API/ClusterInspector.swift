@@ -63,7 +63,7 @@ public struct ClusterInspector: Sendable {
     }
 
     func owners() async throws -> OwnersReport {
-        let rows = try await context.postgres.query("""
+        let rows = try await context.postgres.read("""
             SELECT o.login, o.concurrency_limit, count(j.id) FILTER (WHERE j.state IN ('queued','received','started')) AS running,
                    count(j.id) FILTER (WHERE j.state = 'created') AS waiting
             FROM owners o LEFT JOIN jobs j ON j.owner_id = o.id GROUP BY o.login, o.concurrency_limit ORDER BY o.login

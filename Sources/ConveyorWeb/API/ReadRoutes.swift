@@ -23,7 +23,7 @@ struct ReadRoutes: Sendable {
     }
 
     func repos(_ caller: Access.Caller) async throws -> RepoList {
-        let rows = try await context.postgres.query("""
+        let rows = try await context.postgres.read("""
             SELECT r.id AS repo_id, r.slug AS repo_slug, r.url AS repo_url, r.private AS repo_private, \(BuildJSON.columns)
             FROM repositories r LEFT JOIN LATERAL (SELECT * FROM builds b WHERE b.repository_id = r.id ORDER BY b.number DESC LIMIT 1) b ON true
             WHERE $1 OR NOT r.private
@@ -36,7 +36,7 @@ struct ReadRoutes: Sendable {
     }
 
     func builds(repo: String?, limit: Int, caller: Access.Caller) async throws -> BuildList {
-        let rows = try await context.postgres.query("""
+        let rows = try await context.postgres.read("""
             SELECT \(BuildJSON.columns) FROM builds b JOIN repositories r ON r.id = b.repository_id
             WHERE ($1::text IS NULL OR r.slug = $1) AND ($3 OR NOT r.private) ORDER BY b.id DESC LIMIT $2
             """, [.optional(repo), .int(limit), .bool(caller.seesPrivate)])
@@ -44,30 +44,30 @@ struct ReadRoutes: Sendable {
     }
 
     func build(_ id: Int64, caller: Access.Caller) async throws -> BuildDetail {
-        guard let row = try await context.postgres.query("""
+        guard let row = try await context.postgres.read("""
             SELECT \(BuildJSON.columns) FROM builds b JOIN repositories r ON r.id = b.repository_id WHERE b.id = $1 AND ($2 OR NOT r.private)
             """, [.int(id), .bool(caller.seesPrivate)]).first else {
             throw APIError(.notFound, "build \(id) not found")
         }
-        let jobs = try await context.postgres.query("SELECT \(JobJSON.columns) FROM jobs j WHERE j.build_id = $1 ORDER BY j.position", [.int(id)])
+        let jobs = try await context.postgres.read("SELECT \(JobJSON.columns) FROM jobs j WHERE j.build_id = $1 ORDER BY j.position", [.int(id)])
         return BuildDetail(build: try BuildJSON(row: row), jobs: try jobs.rows.map(JobJSON.init(row:)))
     }
 
     func job(_ id: Int64, caller: Access.Caller) async throws -> JobDetail {
-        guard let row = try await context.postgres.query("""
+        guard let row = try await context.postgres.read("""
             SELECT \(JobJSON.columns) FROM jobs j JOIN builds b ON b.id = j.build_id JOIN repositories r ON r.id = b.repository_id
             WHERE j.id = $1 AND ($2 OR NOT r.private)
             """, [.int(id), .bool(caller.seesPrivate)]).first else {
             throw APIError(.notFound, "job \(id) not found")
         }
         let job = try JobJSON(row: row)
-        let build = try await context.postgres.query("SELECT \(BuildJSON.columns) FROM builds b JOIN repositories r ON r.id = b.repository_id WHERE b.id = $1",
+        let build = try await context.postgres.read("SELECT \(BuildJSON.columns) FROM builds b JOIN repositories r ON r.id = b.repository_id WHERE b.id = $1",
                                                      [.int(job.buildID)]).first
         return JobDetail(job: job, build: try build.map(BuildJSON.init(row:)))
     }
 
     func requestRow(_ id: Int64, caller: Access.Caller) async throws -> RequestJSON {
-        guard let row = try await context.postgres.query("""
+        guard let row = try await context.postgres.read("""
             SELECT q.id, q.state, q.event_type, q.branch, q.sha, q.result_message, q.warnings::text AS warnings, r.slug, b.id AS build_id, \(iso("q.created_at"))
             FROM requests q JOIN repositories r ON r.id = q.repository_id LEFT JOIN builds b ON b.request_id = q.id
             WHERE q.id = $1 AND ($2 OR NOT r.private)

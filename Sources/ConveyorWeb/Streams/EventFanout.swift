@@ -1,12 +1,14 @@
 import ConveyorCore
 import ConveyorRedis
+import ConveyorThreads
 import Foundation
 import HTTPTypes
 import ServiceLifecycle
 import Synchronization
 
 /// A live stream's end of the fan-out: its events, and whether it ended because it fell behind.
-/// Dropping the last reference (the client went away) removes it from the fan-out.
+/// Dropping the last reference (the stream's response ended, or was never written) removes it
+/// from the fan-out at once.
 final class StreamSubscription: Sendable {
     let id = UUID()
     let events: AsyncStream<FanoutEvent>
@@ -25,9 +27,7 @@ final class StreamSubscription: Sendable {
     var overflowed: Bool { state.overflowed }
 
     deinit {
-        state.continuation.finish()
-        let (fanout, id) = (fanout, id)
-        Task { await fanout.remove(id) }
+        fanout.remove(id)
     }
 }
 
@@ -60,8 +60,11 @@ final class SubscriberState: Sendable {
 /// `max_stream_subscribers` at once, each with a buffer of `stream_buffer_events`; a subscriber
 /// that falls that far behind is ended with a final `reconnect` event (docs/api.md#live-streams).
 /// A tick every few seconds lets idle streams send keep-alives and re-check state.
-actor EventFanout {
-    private var subscribers: [UUID: SubscriberState] = [:]
+///
+/// The subscriber table is in a `Mutex` (never held across an await), so a subscription that goes
+/// away leaves the table synchronously and its place counts against the bound no longer.
+final class EventFanout: Sendable {
+    private let subscribers = Mutex<[UUID: SubscriberState]>([:])
     let context: NodeContext
     let limit: Int
     let buffer: Int
@@ -74,40 +77,51 @@ actor EventFanout {
 
     /// A new subscription, or 503 when this node already serves `max_stream_subscribers`.
     func subscribe(_ filter: StreamFilter) throws -> StreamSubscription {
-        guard subscribers.count < limit else {
+        let subscription = StreamSubscription(filter: filter, buffer: buffer, fanout: self)
+        let admitted = subscribers.withLock { subscribers -> Bool in
+            guard subscribers.count < limit else { return false }
+            subscribers[subscription.id] = subscription.state
+            return true
+        }
+        guard admitted else {
             throw APIError(.serviceUnavailable, "this node serves its maximum of \(limit) live streams (max_stream_subscribers); retry later",
                            headers: [.retryAfter: "5"])
         }
-        let subscription = StreamSubscription(filter: filter, buffer: buffer, fanout: self)
-        subscribers[subscription.id] = subscription.state
         return subscription
     }
 
     func remove(_ id: UUID) {
-        subscribers.removeValue(forKey: id)?.continuation.finish()
+        subscribers.withLock { $0.removeValue(forKey: id) }?.continuation.finish()
     }
 
     private func broadcast(_ events: [FanoutEvent]) {
+        // Offered outside the lock: a subscription whose last reference goes meanwhile removes itself.
+        let current = subscribers.withLock { $0 }
         var full: [UUID] = []
-        for (id, subscription) in subscribers {
+        for (id, subscription) in current {
             for event in events where subscription.filter.accepts(event) {
                 if !subscription.offer(event) { full.append(id); break }
             }
         }
-        for id in full { subscribers.removeValue(forKey: id) }
+        if !full.isEmpty {
+            subscribers.withLock { subscribers in
+                for id in full { subscribers.removeValue(forKey: id) }
+            }
+        }
     }
 
-    var subscriberCount: Int { subscribers.count }
-    private var needsVisibility: Bool { subscribers.values.contains { $0.filter.needsVisibility } }
+    var subscriberCount: Int { subscribers.withLock { $0.count } }
+    private var needsVisibility: Bool { subscribers.withLock { $0.values.contains { $0.filter.needsVisibility } } }
 
-    /// The reader loop; runs for the life of the web role. It starts after the newest entry
-    /// (`$`); tests start from an id to see every event they publish.
-    nonisolated func run(from start: String = "$") async {
+    /// The reader loop; runs for the life of the web role (`RoleRunner`: a failed read is logged and
+    /// retried after a backoff, while idle streams still get their keep-alive ticks). It starts after
+    /// the newest entry (`$`); tests start from an id to see every event they publish.
+    func run(from start: String = "$") async {
         let connection = context.redis.dedicatedConnection(name: "events-fanout")
         var visibility = RepoVisibility(context: context)
         var last = start
         var lastTick = ContinuousClock.now
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        await RoleRunner("event fan-out read", logger: context.logger, backoff: Backoff(initial: .seconds(1), maximum: .seconds(5))).run {
             do {
                 if last == "$" {
                     // Start from the newest entry so nothing published after this point is missed.
@@ -123,26 +137,28 @@ actor EventFanout {
                     }
                 }
                 let tick = ContinuousClock.now - lastTick > .seconds(5)
-                if await needsVisibility {
+                if needsVisibility {
                     await visibility.annotate(&events, refresh: tick)
                 }
                 if tick {
                     events.append(.tick)
                     lastTick = .now
                 }
-                if !events.isEmpty { await broadcast(events) }
+                if !events.isEmpty { broadcast(events) }
             } catch {
-                context.logger.warning("event fan-out read failed; retrying", metadata: ["error": "\(error)"])
-                await broadcast([.tick])
-                try? await Task.sleep(for: .seconds(1))
+                broadcast([.tick])
+                throw error
             }
         }
         await connection.close()
-        await closeAll()
+        closeAll()
     }
 
     private func closeAll() {
-        for subscription in subscribers.values { subscription.continuation.finish() }
-        subscribers.removeAll()
+        let closing = subscribers.withLock { subscribers in
+            defer { subscribers.removeAll() }
+            return subscribers
+        }
+        for subscription in closing.values { subscription.continuation.finish() }
     }
 }

@@ -43,7 +43,7 @@ struct LogRoutes: Sendable {
             } else {
                 resume = try request.queryInt("after", in: -1...Int(Int32.max)) ?? -1
             }
-            let subscription = try await fanout.subscribe(.job(job))
+            let subscription = try fanout.subscribe(.job(job))
             return Response(status: .ok, headers: SSE.headers, body: ResponseBody { writer in
                 try await stream(job: job, attempt: state.attempt, after: resume, subscription: subscription) { try await writer.write($0) }
                 try await writer.finish(nil)
@@ -58,7 +58,7 @@ struct LogRoutes: Sendable {
     }
 
     func jobState(_ job: Int64) async throws -> JobState? {
-        guard let row = try await context.postgres.query("""
+        guard let row = try await context.postgres.read("""
             SELECT j.state, j.attempt, r.private FROM jobs j JOIN builds b ON b.id = j.build_id JOIN repositories r ON r.id = b.repository_id
             WHERE j.id = $1
             """, [.int(job)]).first else { return nil }
@@ -135,7 +135,7 @@ struct EventStreamRoutes: Sendable {
         router.get("/api/v1/events/stream") { request, _ -> Response in
             let caller = try access.caller(request)
             let withLogs = request.uri.queryParameters.get("logs") == "1"
-            let subscription = try await fanout.subscribe(.all(logs: withLogs, seesPrivate: caller.seesPrivate))
+            let subscription = try fanout.subscribe(.all(logs: withLogs, seesPrivate: caller.seesPrivate))
             return Response(status: .ok, headers: SSE.headers, body: ResponseBody { writer in
                 try await writer.write(SSE.keepAlive)
                 for await event in subscription.events {

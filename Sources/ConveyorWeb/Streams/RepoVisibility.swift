@@ -18,7 +18,7 @@ struct RepoVisibility {
     mutating func annotate(_ events: inout [FanoutEvent], refresh: Bool) async {
         do {
             if refresh || privateSlugs == nil {
-                let rows = try await context.postgres.query("SELECT slug FROM repositories WHERE private")
+                let rows = try await context.postgres.read("SELECT slug FROM repositories WHERE private")
                 privateSlugs = Set(try rows.rows.map { try $0.decode("slug", as: String.self) })
             }
             let unknownBuilds = Set(events.compactMap { $0.repo == nil ? $0.build : nil }).filter { buildRepo[$0] == nil }
@@ -26,13 +26,13 @@ struct RepoVisibility {
             if buildRepo.count > Self.cacheLimit { buildRepo.removeAll() }
             if jobRepo.count > Self.cacheLimit { jobRepo.removeAll() }
             if !unknownBuilds.isEmpty {
-                let rows = try await context.postgres.query("""
+                let rows = try await context.postgres.read("""
                     SELECT b.id, r.slug FROM builds b JOIN repositories r ON r.id = b.repository_id WHERE b.id = ANY($1::bigint[])
                     """, [.text(Self.array(unknownBuilds))])
                 for row in rows.rows { buildRepo[try row.decode("id")] = try row.decode("slug") }
             }
             if !unknownJobs.isEmpty {
-                let rows = try await context.postgres.query("""
+                let rows = try await context.postgres.read("""
                     SELECT j.id, r.slug FROM jobs j JOIN builds b ON b.id = j.build_id JOIN repositories r ON r.id = b.repository_id
                     WHERE j.id = ANY($1::bigint[])
                     """, [.text(Self.array(unknownJobs))])

@@ -32,7 +32,7 @@ struct WebSocketRoutes: Sendable {
                     try await outbound.write(.text(Self.text(ErrorBody(error: "job not found"))))
                     return
                 }
-                guard let subscription = try? await fanout.subscribe(.job(job)) else {
+                guard let subscription = try? fanout.subscribe(.job(job)) else {
                     try await outbound.write(.text(Self.text(ErrorBody(error: "this node serves its maximum of live streams; retry later"))))
                     return
                 }
@@ -40,7 +40,7 @@ struct WebSocketRoutes: Sendable {
                     if let frame = Self.json(fromSSE: String(buffer: buffer)) { try await outbound.write(.text(frame)) }
                 }
             case .events:
-                guard let subscription = try? await fanout.subscribe(.all(logs: false, seesPrivate: caller.seesPrivate)) else {
+                guard let subscription = try? fanout.subscribe(.all(logs: false, seesPrivate: caller.seesPrivate)) else {
                     try await outbound.write(.text(Self.text(ErrorBody(error: "this node serves its maximum of live streams; retry later"))))
                     return
                 }

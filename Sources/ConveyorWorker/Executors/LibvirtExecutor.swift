@@ -1,4 +1,5 @@
 import ConveyorSSH
+import ConveyorThreads
 import ConveyorVirt
 
 /// Runs each job in a clean VM: revert the slot's domain to its clean snapshot, start it, run the script
@@ -55,7 +56,15 @@ public struct LibvirtExecutor: Executor {
     public func run(_ job: ExecutionJob, started: @escaping @Sendable () async -> Void,
                     output: @escaping @Sendable ([UInt8]) -> Void) async throws -> ExecutionOutcome {
         let domain = try await domains.acquire()
-        defer { Task { await domains.release(domain) } }
+        return try await withCleanup {
+            try await run(job, in: domain, started: started, output: output)
+        } cleanup: { [domains] in
+            await domains.release(domain)
+        }
+    }
+
+    private func run(_ job: ExecutionJob, in domain: String, started: @escaping @Sendable () async -> Void,
+                     output: @escaping @Sendable ([UInt8]) -> Void) async throws -> ExecutionOutcome {
         let virt: VirtConnection
         do {
             virt = try await VirtConnection.open(uri: uri)

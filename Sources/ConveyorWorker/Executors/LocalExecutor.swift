@@ -1,3 +1,4 @@
+import ConveyorThreads
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -142,15 +143,18 @@ public struct LocalExecutor: Executor {
                 throw ExecutorError("could not prepare the work directory \(directory): \(error)")
             }
         }
-        defer { _ = Task { _ = try? await offPool("job-cleanup") { try FileManager.default.removeItem(atPath: directory) } } }
-        await started()
-        try Task.checkCancellation()
-        let command = ["/bin/bash", "-c", #"cd -- "$0" && exec /bin/bash "$1""#, directory, script]
-        let process = try SpawnedProcess.spawn(command, environment: Self.environment(job, home: directory), output: output)
-        return await withTaskCancellationHandler {
-            await process.wait()
-        } onCancel: {
-            process.terminate(grace: job.killGrace)
+        return try await withCleanup {
+            await started()
+            try Task.checkCancellation()
+            let command = ["/bin/bash", "-c", #"cd -- "$0" && exec /bin/bash "$1""#, directory, script]
+            let process = try SpawnedProcess.spawn(command, environment: Self.environment(job, home: directory), output: output)
+            return await withTaskCancellationHandler {
+                await process.wait()
+            } onCancel: {
+                process.terminate(grace: job.killGrace)
+            }
+        } cleanup: {
+            _ = try? await offPool("job-cleanup") { try FileManager.default.removeItem(atPath: directory) }
         }
     }
 

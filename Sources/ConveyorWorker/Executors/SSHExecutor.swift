@@ -1,5 +1,6 @@
 import ConveyorModel
 import ConveyorSSH
+import ConveyorThreads
 import Foundation
 
 /// Runs the script on a build host over SSH: a fresh remote directory per job, the script uploaded
@@ -67,7 +68,16 @@ public struct SSHExecutor: Executor {
             throw ExecutorError(reason: "ssh_failed", "could not upload the build script: \(error)")
         }
         await started()
-        defer { Task { _ = try? await session.execute("rm -rf \(try Self.quote(directory))") } }
+        return try await withCleanup {
+            try await runScript(job, in: directory, on: session, output: output)
+        } cleanup: {
+            _ = try? await session.execute("rm -rf \(try Self.quote(directory))")
+        }
+    }
+
+    /// Runs the uploaded script in `directory` until it ends; cancelling terminates it.
+    private func runScript(_ job: ExecutionJob, in directory: String, on session: SSHSession,
+                           output: @escaping @Sendable ([UInt8]) -> Void) async throws -> ExecutionOutcome {
         try Task.checkCancellation()
         let command: String
         do {

@@ -3,6 +3,7 @@ import ConveyorModel
 import ConveyorPostgres
 import ConveyorSecrets
 import Foundation
+import Synchronization
 
 /// What a worker reads from Postgres about a claimed job.
 struct ClaimedJob: Sendable {
@@ -58,7 +59,7 @@ enum JobRecordLoader {
     /// be read is a failure of its own.
     static func loadMany(_ ids: [Int64], context: NodeContext, keyring: Keyring) async throws -> [Int64: Result<ClaimedJob, WorkerError>] {
         var jobs: [Int64: Result<ClaimedJob, WorkerError>] = [:]
-        for row in try await context.postgres.query(sql, [.array(ids)]).rows {
+        for row in try await context.postgres.read(sql, [.array(ids)]).rows {
             let id: Int64 = try row.decode("id")
             jobs[id] = Result { try decode(row, id: id, settings: context.settings, keyring: keyring) }
                 .mapError { $0 as? WorkerError ?? WorkerError("job \(id): \($0)") }
@@ -108,11 +109,16 @@ enum JobRecordLoader {
 /// Coalesces the job reads of jobs claimed at about the same time: while one read is in flight,
 /// the ids asked for meanwhile wait and go out together in the next one (`WHERE id = ANY(…)`), so a
 /// busy worker reads many jobs per statement and an idle one adds no delay.
-final class JobLoader: @unchecked Sendable {
-    // @unchecked Sendable: `waiting` and `reading` are only touched with `lock` held.
-    private let lock = NSLock()
-    private var waiting: [Int64: [CheckedContinuation<ClaimedJob?, any Error>]] = [:]
-    private var reading = false
+final class JobLoader: Sendable {
+    private typealias Waiting = [Int64: [CheckedContinuation<ClaimedJob?, any Error>]]
+
+    private enum State {
+        case idle
+        /// A read is in flight; these ids go out in the next one.
+        case reading(next: Waiting)
+    }
+
+    private let state = Mutex(State.idle)
     private let context: NodeContext
     private let keyring: Keyring
 
@@ -129,11 +135,17 @@ final class JobLoader: @unchecked Sendable {
 
     func load(_ id: Int64) async throws -> ClaimedJob? {
         try await withCheckedThrowingContinuation { continuation in
-            let start = lock.withLock { () -> Bool in
-                waiting[id, default: []].append(continuation)
-                if reading { return false }
-                reading = true
-                return true
+            let start = state.withLock { state -> Bool in
+                switch state {
+                case .idle:
+                    state = .reading(next: [id: [continuation]])
+                    return true
+                case .reading(var next):
+                    state = .idle // no second reference: `next` grows in place
+                    next[id, default: []].append(continuation)
+                    state = .reading(next: next)
+                    return false
+                }
             }
             if start { Task { await self.readWhileAsked() } }
         }
@@ -141,10 +153,13 @@ final class JobLoader: @unchecked Sendable {
 
     private func readWhileAsked() async {
         while true {
-            let batch = lock.withLock { () -> [Int64: [CheckedContinuation<ClaimedJob?, any Error>]] in
-                defer { waiting = [:] }
-                if waiting.isEmpty { reading = false }
-                return waiting
+            let batch = state.withLock { state -> Waiting in
+                guard case .reading(let next) = state, !next.isEmpty else {
+                    state = .idle
+                    return [:]
+                }
+                state = .reading(next: [:])
+                return next
             }
             if batch.isEmpty { return }
             do {

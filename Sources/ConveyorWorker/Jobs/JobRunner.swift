@@ -1,6 +1,7 @@
 import ConveyorCore
 import ConveyorModel
 import ConveyorRedis
+import ConveyorThreads
 import Dispatch
 import Foundation
 
@@ -58,26 +59,20 @@ struct JobRunner: Sendable {
         let receivedAt = nowMillis()
         // Held at most 50 ms: long enough for a quick job to end first, short enough that a UI
         // watching a long job sees it received and started at once.
-        let sends = PendingSends(delay: .milliseconds(min(50, context.settings.logFlushMilliseconds))) { await reporter.sendAll($0) }
+        let sends = PendingSends(delay: .milliseconds(min(50, context.settings.logFlushMilliseconds))) { await reporter.sendHeld($0) }
         sends.add(reporter.command(reporter.receivedEvent(at: receivedAt)))
         let attempt = AttemptRun(context: context, executor: executor, metrics: metrics, job: job, owner: queued.owner,
                                  stream: stream, entryID: entryID, reporter: reporter, handle: handle, claimedAt: claimedAt, sends: sends)
         try await attempt.run(receivedAt: receivedAt)
     }
 
+    /// Three tries; a `WorkerError` (the row cannot be read) is final at once.
     private func load(_ id: Int64) async throws -> ClaimedJob? {
-        var failure: (any Error)?
-        for attempt in 1...3 {
-            do {
-                return try await loader.load(id)
-            } catch let error as WorkerError {
-                throw error
-            } catch {
-                failure = error
-                try? await Task.sleep(for: .milliseconds(300 * attempt))
-            }
+        try await Retrying("loading job \(id)", logger: context.logger, metadata: ["job": "\(id)"], limit: .tries(3),
+                           backoff: Backoff(initial: .milliseconds(300), maximum: .seconds(1)),
+                           retryable: { !($0 is WorkerError) }).run {
+            try await loader.load(id)
         }
-        throw failure ?? WorkerError("could not load job \(id)")
     }
 
     private func cancelRequested(_ job: Int64) async throws -> Bool {

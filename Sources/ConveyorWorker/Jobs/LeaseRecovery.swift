@@ -13,7 +13,7 @@ struct LeaseRecovery: Sendable {
     /// (they may have been lost too; the hub ignores what it already applied).
     func reestablish(job: ClaimedJob, owner: String, handle: JobHandle) async -> Bool {
         do {
-            let row = try await context.postgres.query("SELECT state, attempt, worker FROM jobs WHERE id = $1", [.int(job.id)]).rows.first
+            let row = try await context.postgres.read("SELECT state, attempt, worker FROM jobs WHERE id = $1", [.int(job.id)]).rows.first
             guard let row, row["attempt"].int == job.attempt, ["queued", "received", "started"].contains(row["state"].string ?? ""),
                   row["worker"].string == nil || row["worker"].string == context.settings.nodeID else {
                 context.logger.warning("lease lost with Redis's data and the job moved on in PostgreSQL", metadata: ["job": "\(job.id)"])

@@ -5,8 +5,9 @@ import Logging
 
 /// Sends one attempt's state updates to `cv:state` and acknowledges its queue entry.
 ///
-/// Sequence numbers are fixed per kind: received 1, started 2, finished (or reset) 3. Every send is
-/// retried a few times: a lost `finished` would leave the job to the reaper.
+/// Sequence numbers are fixed per kind: received 1, started 2, finished (or reset) 3, so a send
+/// repeated after a lost answer is harmless. Every send is retried (`Retrying`): a lost `finished`
+/// would leave the job to the reaper.
 struct StateReporter: Sendable {
     static let receivedSeq = 1
     static let startedSeq = 2
@@ -32,8 +33,21 @@ struct StateReporter: Sendable {
     /// outage at the end of a job loses no log; see docs/runbook.md).
     func finalPipeline(_ before: [RedisCommand], final event: JobEvent) async throws {
         let commands = before + [command(event), ["XACK", RedisArgument(queueStream), RedisArgument(Groups.workers), RedisArgument(entryID)]]
-        try await retrying(event.kind.rawValue, untilCancelled: true) {
+        try await retrying(event.kind.rawValue, .untilCancelled(atLeast: 5)) {
             try await context.redis.pipeline(commands).throwingFirstError()
+        }
+    }
+
+    /// Sends held updates on their own, retried until Redis takes them or the task is cancelled
+    /// (`PendingSends` then puts them in the final pipeline); false if they were not sent.
+    func sendHeld(_ commands: [RedisCommand]) async -> Bool {
+        do {
+            try await retrying("state", .untilCancelled(atLeast: 1)) {
+                try await context.redis.pipeline(commands).throwingFirstError()
+            }
+            return true
+        } catch {
+            return false
         }
     }
 
@@ -74,22 +88,8 @@ struct StateReporter: Sendable {
         try await retrying(event.kind.rawValue) { try await context.redis.xadd(context.keys.state, fields: update.fields) }
     }
 
-    /// Five tries (200 ms more between each); with `untilCancelled`, on until the task is cancelled,
-    /// at most 2 s apart.
-    private func retrying(_ what: String, untilCancelled: Bool = false, _ body: () async throws -> Void) async throws {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                try await body()
-                return
-            } catch {
-                if attempt >= 5 && (!untilCancelled || Task.isCancelled) { throw error }
-                if attempt <= 5 || attempt % 20 == 0 {
-                    context.logger.warning("sending \(what) failed; retrying", metadata: ["job": "\(job)", "try": "\(attempt)", "error": "\(error)"])
-                }
-                try? await Task.sleep(for: .milliseconds(min(2_000, 200 * attempt)))
-            }
-        }
+    /// Five tries by default, `Retrying`'s backoff between them.
+    private func retrying(_ what: String, _ limit: Retrying.Limit = .tries(5), _ body: () async throws -> Void) async throws {
+        try await Retrying("sending \(what)", logger: context.logger, metadata: ["job": "\(job)"], limit: limit).run(body)
     }
 }

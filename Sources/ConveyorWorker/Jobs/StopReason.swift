@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Why the worker stopped a running script before it ended by itself.
 enum StopReason: Sendable, Equatable {
@@ -14,11 +15,14 @@ enum StopReason: Sendable, Equatable {
 }
 
 /// The running job as the service sees it: a stop request from outside (drain), and when it started.
-final class JobHandle: @unchecked Sendable {
-    // @unchecked Sendable: both fields are only touched with `lock` held.
-    private let lock = NSLock()
-    private var _stopRequest: StopReason?
-    private var _startedAt: (instant: ContinuousClock.Instant, millis: Int64)?
+final class JobHandle: Sendable {
+    private struct State {
+        /// The first stop asked for; later ones don't replace it.
+        var stopRequest: StopReason?
+        var startedAt: (instant: ContinuousClock.Instant, millis: Int64)?
+    }
+
+    private let state = Mutex(State())
 
     let job: Int64
 
@@ -27,14 +31,16 @@ final class JobHandle: @unchecked Sendable {
     }
 
     func requestStop(_ reason: StopReason) {
-        lock.withLock { if _stopRequest == nil { _stopRequest = reason } }
+        state.withLock { state in
+            if state.stopRequest == nil { state.stopRequest = reason }
+        }
     }
 
-    var stopRequest: StopReason? { lock.withLock { _stopRequest } }
+    var stopRequest: StopReason? { state.withLock { $0.stopRequest } }
 
     func markStarted(at millis: Int64) {
-        lock.withLock { _startedAt = (.now, millis) }
+        state.withLock { $0.startedAt = (.now, millis) }
     }
 
-    var startedAt: (instant: ContinuousClock.Instant, millis: Int64)? { lock.withLock { _startedAt } }
+    var startedAt: (instant: ContinuousClock.Instant, millis: Int64)? { state.withLock { $0.startedAt } }
 }

@@ -1,5 +1,6 @@
 import ConveyorThreads
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,5 +53,5 @@ enum SpawnCall {
 /// Serializes pipe creation and spawning within this process, so that no child of ours inherits
 /// another job's pipe in the moment before its descriptors are marked close-on-exec.
 enum SpawnLock {
-    static let lock = NSLock()
+    static let lock = Mutex(())
 }

@@ -1,39 +1,48 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Hands the spawned process (or the failure) from the spawning thread to the caller.
+private final class SpawnHandoff: Sendable {
+    private let ready = DispatchSemaphore(value: 0)
+    private let value = Mutex<Result<SpawnedProcess?, any Error>>(.success(nil))
+
+    func put(_ result: Result<SpawnedProcess?, any Error>) {
+        value.withLock { $0 = result }
+        ready.signal()
+    }
+
+    func take() throws -> SpawnedProcess? {
+        ready.wait()
+        return try value.withLock { $0 }.get()
+    }
+}
 
 /// A child process that leads its own process group, with stdout and stderr merged into one pipe.
 ///
 /// One dedicated thread per process polls the pipe, delivers output in order, reaps the child with
 /// `waitpid(WNOHANG)` and enforces the SIGKILL deadline after a `terminate`. When the child exits, what
 /// is left of its group is killed, so no stray process outlives the job.
-/// Hands the spawned process (or the failure) from the spawning thread to the caller.
-private final class SpawnHandoff: @unchecked Sendable {
-    // @unchecked Sendable: `value` is written once before `ready` is signalled and read after it.
-    private let ready = DispatchSemaphore(value: 0)
-    private var value: Result<SpawnedProcess?, any Error> = .success(nil)
-
-    func put(_ result: Result<SpawnedProcess?, any Error>) {
-        value = result
-        ready.signal()
+final class SpawnedProcess: Sendable {
+    private enum Phase {
+        /// `killAt`: when to SIGKILL the group, after a `terminate`.
+        case running(killAt: ContinuousClock.Instant?)
+        /// Reaped (and its group killed); output left in the pipe is still being read.
+        case reaped(ExecutionOutcome)
+        /// Reaped and all output delivered: `wait` answers at once.
+        case finished(ExecutionOutcome)
     }
 
-    func take() throws -> SpawnedProcess? {
-        ready.wait()
-        return try value.get()
+    private struct State {
+        var phase = Phase.running(killAt: nil)
+        var waiters: [CheckedContinuation<ExecutionOutcome, Never>] = []
     }
-}
 
-final class SpawnedProcess: @unchecked Sendable {
-    // @unchecked Sendable: `reaped`, `killAt`, `outcome` and `waiters` are only touched with `lock`
-    // held; the pipe's read end is only used by the reader thread.
     let pid: pid_t
-    private let lock = NSLock()
-    private var reaped = false
-    private var killAt: ContinuousClock.Instant?
-    private var outcome: ExecutionOutcome?
-    private var waiters: [CheckedContinuation<ExecutionOutcome, Never>] = []
+    /// The pipe's read end is not here: only the reader thread has it.
+    private let state = Mutex(State())
 
     private init(pid: pid_t) {
         self.pid = pid
@@ -49,7 +58,7 @@ final class SpawnedProcess: @unchecked Sendable {
         let thread = Thread {
             var fds: [Int32] = [-1, -1]
             let result = Result { () throws -> pid_t in
-                try SpawnLock.lock.withLock {
+                try SpawnLock.lock.withLock { _ in
                     guard pipe(&fds) == 0 else { throw ExecutorError("pipe failed: \(String(cString: strerror(errno)))") }
                     _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
                     _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
@@ -76,23 +85,21 @@ final class SpawnedProcess: @unchecked Sendable {
     /// Waits until the process has exited and all its output was delivered.
     func wait() async -> ExecutionOutcome {
         await withCheckedContinuation { continuation in
-            lock.lock()
-            if let outcome {
-                lock.unlock()
-                continuation.resume(returning: outcome)
-            } else {
-                waiters.append(continuation)
-                lock.unlock()
+            let outcome = state.withLock { state -> ExecutionOutcome? in
+                if case .finished(let outcome) = state.phase { return outcome }
+                state.waiters.append(continuation)
+                return nil
             }
+            if let outcome { continuation.resume(returning: outcome) }
         }
     }
 
     /// SIGTERM to the whole group now, SIGKILL after `grace` if it is still there.
     func terminate(grace: Duration) {
-        lock.withLock {
-            guard !reaped else { return }
+        state.withLock { state in
+            guard case .running(let killAt) = state.phase else { return }
             kill(-pid, SIGTERM)
-            if killAt == nil { killAt = .now + grace }
+            if killAt == nil { state.phase = .running(killAt: .now + grace) }
         }
     }
 
@@ -123,35 +130,35 @@ final class SpawnedProcess: @unchecked Sendable {
             if let exitedAt, eof || ContinuousClock.now - exitedAt > .seconds(2) { break }
         }
         close(fd)
-        let (result, waiting) = lock.withLock { () -> (ExecutionOutcome, [CheckedContinuation<ExecutionOutcome, Never>]) in
-            let result = outcome ?? .signaled(SIGKILL)
-            defer { waiters = [] }
-            return (result, waiters)
+        let (result, waiting) = state.withLock { state -> (ExecutionOutcome, [CheckedContinuation<ExecutionOutcome, Never>]) in
+            var result = ExecutionOutcome.signaled(SIGKILL)
+            if case .reaped(let outcome) = state.phase { result = outcome }
+            state.phase = .finished(result)
+            defer { state.waiters = [] }
+            return (result, state.waiters)
         }
         for waiter in waiting { waiter.resume(returning: result) }
     }
 
-    /// Reaps the child if it has exited, then kills whatever is left of its group (same lock, so no
-    /// signal can reach a recycled pid).
+    /// Reaps the child if it has exited, then kills whatever is left of its group (under the same
+    /// lock as `terminate`, so no signal can reach a recycled pid).
     private func reapIfExited() -> Bool {
-        lock.withLock {
+        state.withLock { state in
             var status: Int32 = 0
             let result = waitpid(pid, &status, WNOHANG)
             guard result == pid || (result < 0 && errno == ECHILD) else { return false }
             kill(-pid, SIGKILL)
-            reaped = true
-            killAt = nil
             let signal = status & 0x7f
-            outcome = result < 0 ? .signaled(SIGKILL) : (signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal))
+            state.phase = .reaped(result < 0 ? .signaled(SIGKILL) : (signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)))
             return true
         }
     }
 
     private func enforceKillDeadline() {
-        lock.withLock {
-            guard !reaped, let killAt, ContinuousClock.now >= killAt else { return }
+        state.withLock { state in
+            guard case .running(let killAt?) = state.phase, ContinuousClock.now >= killAt else { return }
             kill(-pid, SIGKILL)
-            self.killAt = nil
+            state.phase = .running(killAt: nil)
         }
     }
 }

@@ -1,5 +1,6 @@
 import ConveyorCore
 import ConveyorRedis
+import ConveyorThreads
 import Foundation
 
 /// Claims entries from the worker's queues, never more than `free` in one read.
@@ -12,7 +13,7 @@ struct QueueReader: Sendable {
     let streams: [String]
     let connection: RedisConnection
     let blockMilliseconds: Int
-    private let rotation = RotationCounter()
+    private let rotation = RoundRobin()
 
     init(context: NodeContext, streams: [String], connection: RedisConnection, blockMilliseconds: Int = 1000) {
         self.context = context
@@ -39,19 +40,5 @@ struct QueueReader: Sendable {
         }
         if claimed.isEmpty { try? await Task.sleep(for: .milliseconds(200)) }
         return claimed
-    }
-}
-
-/// A lock-protected round-robin cursor.
-final class RotationCounter: @unchecked Sendable {
-    // @unchecked Sendable: `value` is only touched with `lock` held.
-    private let lock = NSLock()
-    private var value = 0
-
-    func next() -> Int {
-        lock.withLock {
-            value = (value + 1) % 1_000_000
-            return value
-        }
     }
 }

@@ -1,30 +1,33 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 that records each request. It answers `500` to the first
 /// `failFirst` requests and `201` afterwards, closing the connection each time.
-final class HTTPReceiver: @unchecked Sendable {
-    // @unchecked Sendable: `received` and `failuresLeft` are only touched with `lock` held; `listener`
-    // and `port` are set in init and never change.
-    struct Request: Sendable {
-        var method: String
-        var path: String
-        var headers: [String: String]
-        var body: [UInt8]
-        var bodyText: String { String(decoding: body, as: UTF8.self) }
-        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]) ?? [:] }
+public final class HTTPReceiver: Sendable {
+    public struct Request: Sendable {
+        public var method: String
+        public var path: String
+        /// Lower-case names.
+        public var headers: [String: String]
+        public var body: [UInt8]
+        public var bodyText: String { String(decoding: body, as: UTF8.self) }
+        public var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]) ?? [:] }
     }
 
-    private let lock = NSLock()
-    private var received: [Request] = []
-    private var failuresLeft: Int
-    private let listener: Int32
-    let port: Int
+    private struct State {
+        var received: [Request] = []
+        var failuresLeft: Int
+    }
 
-    init(failFirst: Int = 0) throws {
-        failuresLeft = failFirst
+    private let state: Mutex<State>
+    private let listener: Int32
+    public let port: Int
+
+    public init(failFirst: Int = 0) throws {
+        state = Mutex(State(failuresLeft: failFirst))
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -47,16 +50,16 @@ final class HTTPReceiver: @unchecked Sendable {
         thread.start()
     }
 
-    struct ReceiverError: Error {}
+    public struct ReceiverError: Error {}
 
-    var url: String { "http://127.0.0.1:\(port)" }
+    public var url: String { "http://127.0.0.1:\(port)" }
 
-    var requests: [Request] { lock.withLock { received } }
+    public var requests: [Request] { state.withLock { $0.received } }
 
-    func requests(path: String) -> [Request] { requests.filter { $0.path == path } }
+    public func requests(path: String) -> [Request] { requests.filter { $0.path == path } }
 
     /// Stops accepting; the serving thread ends.
-    func stop() {
+    public func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }
@@ -66,9 +69,9 @@ final class HTTPReceiver: @unchecked Sendable {
             let client = accept(listener, nil, nil)
             if client < 0 { return }
             let request = Self.read(client)
-            let fail = lock.withLock { () -> Bool in
-                if let request { received.append(request) }
-                if failuresLeft > 0 { failuresLeft -= 1; return true }
+            let fail = state.withLock { state -> Bool in
+                if let request { state.received.append(request) }
+                if state.failuresLeft > 0 { state.failuresLeft -= 1; return true }
                 return false
             }
             let reply = fail ? "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\nboom"
