@@ -32,7 +32,8 @@ let package = Package(
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         system("CLibPQ", pkg: "libpq", apt: "libpq-dev"),
         system("CLibSSH2", pkg: "libssh2", apt: "libssh2-1-dev"),
-        system("CLibvirt", pkg: "libvirt", apt: "libvirt-dev"),
+        // No pkgConfig (its -lvirt): libvirt is loaded on first use, see Sources/CLibvirt/shim.h.
+        .systemLibrary(name: "CLibvirt", providers: [.apt(["libvirt-dev"])]),
         system("CCurl", pkg: "libcurl", apt: "libcurl4-openssl-dev"),
         system("CPCRE2", pkg: "libpcre2-8", apt: "libpcre2-dev"),
         // Linux's epoll and eventfd headers, for the event loops (part of libc, no package).
@@ -86,12 +87,17 @@ let package = Package(
         // One module per role.
         .target(name: "ConveyorGatekeeper", dependencies: ["ConveyorCore", "ConveyorModel", "ConveyorHub", "ConveyorSecrets"], swiftSettings: swiftSettings),
         .target(name: "ConveyorScheduler", dependencies: ["ConveyorCore"], swiftSettings: swiftSettings),
-        .target(name: "ConveyorWorker", dependencies: ["ConveyorCore", "ConveyorThreads", "ConveyorSSH", "ConveyorVirt", "ConveyorSecrets"], swiftSettings: swiftSettings),
+        .target(name: "ConveyorWorker", dependencies: ["ConveyorCore", "ConveyorThreads", "ConveyorSSH", "ConveyorVirt", "ConveyorSecrets", "ConveyorCache"], swiftSettings: swiftSettings),
+        // Build caches: the stores (cache_dir, S3) and the `caches` table (docs/cache.md).
+        .target(name: "ConveyorCache", dependencies: [
+            "ConveyorCore", "ConveyorHTTPClient", "ConveyorThreads",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: swiftSettings),
         .target(name: "ConveyorHub", dependencies: ["ConveyorCore", "ConveyorHTTPClient", "ConveyorSecrets"], swiftSettings: swiftSettings),
         .target(name: "ConveyorLogs", dependencies: ["ConveyorCore", "ConveyorHTTPClient"], swiftSettings: swiftSettings),
         .target(name: "ConveyorReaper", dependencies: ["ConveyorCore"], swiftSettings: swiftSettings),
         .target(name: "ConveyorWeb", dependencies: [
-            "ConveyorCore", "ConveyorHub", "ConveyorLogs", "ConveyorScheduler", "ConveyorSecrets",
+            "ConveyorCore", "ConveyorHub", "ConveyorLogs", "ConveyorScheduler", "ConveyorSecrets", "ConveyorCache",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -128,6 +134,7 @@ let package = Package(
         .testTarget(name: "ConveyorHubTests", dependencies: ["ConveyorHub", "ConveyorSecrets", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorSecretsTests", dependencies: ["ConveyorSecrets", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorLogsTests", dependencies: ["ConveyorLogs", "ConveyorTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ConveyorCacheTests", dependencies: ["ConveyorCache", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorWebTests", dependencies: [
             "ConveyorWeb", "ConveyorLogs", "ConveyorTesting", "ConveyorHub", "ConveyorSecrets",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -110,29 +110,44 @@ public struct RedisRepair: Sendable {
             FROM jobs j JOIN owners o ON o.id = j.owner_id JOIN repositories r ON r.id = j.repository_id
             WHERE j.state IN ('created', 'queued', 'received', 'started') ORDER BY j.id
             """)
-        struct Owner { var max: Int; var queueLimits: [String: Int]; var repoLimits: [String: Int] = [:]; var commands: [RedisCommand] = [] }
+        struct Owner {
+            var max: Int
+            var queueLimits: [String: Int]
+            var repoLimits: [String: Int] = [:]
+            var info: [RedisArgument] = []
+            var slots: [RedisArgument] = []
+        }
         var owners: [String: Owner] = [:]
-        let deadline = nowMillis() + Int64(context.settings.leaseMilliseconds)
+        let deadline = RedisArgument(nowMillis() + Int64(context.settings.leaseMilliseconds))
         for row in rows.rows {
             let login: String = try row.decode("login")
             let slug: String = try row.decode("slug")
             let queue: String = try row.decode("queue")
             let id: Int64 = try row.decode("id")
-            var owner = owners[login] ?? Owner(
-                max: row["concurrency_limit"].int ?? context.settings.defaultOwnerLimit,
-                queueLimits: (try? JSONDecoder().decode([String: Int].self, from: Data((row["queue_limits"].string ?? "{}").utf8))) ?? [:])
-            if let limit = row["max_concurrent_jobs"].int { owner.repoLimits[slug] = limit }
-            owner.commands.append(["HSET", RedisArgument(context.keys.jobInfo(login)), RedisArgument(id), RedisArgument("\(slug)\t\(queue)")])
+            if owners[login] == nil {
+                owners[login] = Owner(
+                    max: row["concurrency_limit"].int ?? context.settings.defaultOwnerLimit,
+                    queueLimits: (try? JSONDecoder().decode([String: Int].self, from: Data((row["queue_limits"].string ?? "{}").utf8))) ?? [:])
+            }
+            // Mutated in place: a copy out and back would copy the growing arrays once per job.
+            if let limit = row["max_concurrent_jobs"].int { owners[login]!.repoLimits[slug] = limit }
+            owners[login]!.info += [RedisArgument(id), RedisArgument("\(slug)\t\(queue)")]
             if row["state"].string != "created" {
-                // NX: a live lease is never shortened; a lost one comes back for one lease.
-                owner.commands.append(["ZADD", RedisArgument(context.keys.running(login)), "NX", RedisArgument(deadline), RedisArgument(id)])
+                owners[login]!.slots += [deadline, RedisArgument(id)]
                 report.slots += 1
             }
-            owners[login] = owner
         }
+        // A few commands per owner (job info, slots, limits), sent in large pipelines: one round trip per owner
+        // made the rebuild of 100,000 waiting jobs over 10,000 owners take 26 s (bench/backlog).
+        var commands: [RedisCommand] = []
         for (login, owner) in owners.sorted(by: { $0.key < $1.key }) {
-            try await context.redis.pipeline(owner.commands).throwingFirstError()
-            try await context.slots.setLimits(owner: login, max: owner.max, repoLimits: owner.repoLimits, queueLimits: owner.queueLimits)
+            commands.append(["HSET", RedisArgument(context.keys.jobInfo(login))] + owner.info)
+            // NX: a live lease is never shortened; a lost one comes back for one lease.
+            if !owner.slots.isEmpty { commands.append(["ZADD", RedisArgument(context.keys.running(login)), "NX"] + owner.slots) }
+            commands.append(context.slots.limitsCommand(owner: login, max: owner.max, repoLimits: owner.repoLimits, queueLimits: owner.queueLimits))
+        }
+        for start in stride(from: 0, to: commands.count, by: 3_000) {
+            try await context.redis.pipeline(Array(commands[start..<min(commands.count, start + 3_000)])).throwingFirstError()
         }
         report.owners = owners.count
     }

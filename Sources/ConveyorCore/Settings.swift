@@ -98,6 +98,14 @@ public struct Settings: Sendable {
     public var s3SecretKey: String?
     public var purgeAfterArchive = true
 
+    // Build caches (docs/cache.md)
+    /// dir (files under cacheDirectory), s3 (the log archive's bucket, keys under `cache/`), or off.
+    public var cacheStore = "dir"
+    public var cacheDir: String?
+    /// Where the `dir` store keeps archives: `cache_dir`, by default `<work_directory>/cache`.
+    public var cacheDirectory: String { cacheDir ?? workDirectory + "/cache" }
+    public var maxCacheBytes: Int64 = 1 << 30
+
     // Notifications
     public var statusAPIURL: String?
     public var statusAPIToken: String?

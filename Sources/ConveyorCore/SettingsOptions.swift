@@ -138,6 +138,15 @@ extension SettingOption {
         .init("s3_access_key", "log archive: access key") { $0.s3AccessKey = optional($1) },
         .init("s3_secret_key", "log archive: secret key") { $0.s3SecretKey = optional($1) },
         .init("purge_after_archive", "drop a log's content from Postgres once its archive is verified") { s, v throws(SettingsError) in s.purgeAfterArchive = try bool("purge_after_archive", v) },
+        .init("cache_store", "where build caches are kept: dir (cache_dir, one machine), s3 (the log archive's bucket under cache/), or off") { s, v throws(SettingsError) in
+            guard ["dir", "s3", "off"].contains(v) else { throw SettingsError("cache_store: expected dir, s3 or off, got '\(v)'") }
+            s.cacheStore = v
+        },
+        .init("cache_dir", "build caches of the dir store (default: <work_directory>/cache)") { $0.cacheDir = optional($1) },
+        .init("max_cache_bytes", "largest build cache archive stored (e.g. 1G); a larger one is not stored") { s, v throws(SettingsError) in
+            guard let bytes = ByteSize.parse(v), bytes > 0 else { throw SettingsError("max_cache_bytes: expected a size like 1G or 512M, got '\(v)'") }
+            s.maxCacheBytes = bytes
+        },
         .init("status_api_url", "GitHub-compatible commit status API base URL (off when empty)") { $0.statusAPIURL = optional($1) },
         .init("status_api_token", "token sent to the commit status API") { $0.statusAPIToken = optional($1) },
         .init("smtp_url", "email notifications: smtp://host:port or smtps://host:port (email is off when empty)") { $0.smtpURL = optional($1) },

@@ -109,10 +109,15 @@ public struct SlotBook: Sendable {
 
     /// Caches the owner's limits where the admission script reads them.
     public func setLimits(owner: String, max: Int, repoLimits: [String: Int] = [:], queueLimits: [String: Int] = [:]) async throws {
+        try await redis.send(limitsCommand(owner: owner, max: max, repoLimits: repoLimits, queueLimits: queueLimits))
+    }
+
+    /// The `HSET` of `setLimits`, for callers that pipeline many owners.
+    public func limitsCommand(owner: String, max: Int, repoLimits: [String: Int] = [:], queueLimits: [String: Int] = [:]) -> RedisCommand {
         var command: RedisCommand = ["HSET", RedisArgument(keys.limits(owner)), "max", RedisArgument(max)]
         for (repo, limit) in repoLimits { command += [RedisArgument("repo:\(repo)"), RedisArgument(limit)] }
         for (queue, limit) in queueLimits { command += [RedisArgument("queue:\(queue)"), RedisArgument(limit)] }
-        try await redis.send(command)
+        return command
     }
 
     public struct Admission: Sendable {

@@ -31,6 +31,7 @@ public enum Node {
     /// Whether this node's roles make outbound HTTP calls (notifications, the log archive).
     public static func needsHTTP(_ settings: Settings) -> Bool {
         settings.roles.contains(.hub) || (settings.s3Endpoint != nil && (settings.roles.contains(.logs) || settings.roles.contains(.web)))
+            || (settings.cacheStore == "s3" && settings.roles.contains(.worker))
     }
 
     /// The services of a node. `http` must be given when `needsHTTP` is true; the caller shuts it down.
@@ -56,13 +57,13 @@ public enum Node {
         if roles.contains(.reaper) { services.append(ReaperService(context: context)) }
         if roles.contains(.web) {
             try WebService.checkSettings(settings)
-            services.append(WebService(context: context, logStore: LogStore(context: context, archive: archive), metricsText: metricsText))
+            services.append(WebService(context: context, logStore: LogStore(context: context, archive: archive), metricsText: metricsText, http: http))
             services.append(ClusterGauges(context: context, interval: .seconds(10)))
         } else {
             services.append(ProbeService(context: context, metricsText: metricsText))
         }
         // Workers last: on shutdown the group stops services in reverse order, so workers drain first.
-        if roles.contains(.worker) { services.append(WorkerService(context: context)) }
+        if roles.contains(.worker) { services.append(WorkerService(context: context, http: http)) }
         return services
     }
 

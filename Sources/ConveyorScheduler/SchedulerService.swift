@@ -71,6 +71,7 @@ public struct SchedulerService: Service {
                 job: try row.decode("id"), repo: try row.decode("slug"), queue: try row.decode("queue"),
                 priority: try row.decode("priority"), createdMillis: try row.decode("created_ms")))
         }
-        for (owner, jobs) in byOwner { try await context.slots.enqueue(owner: owner, jobs: jobs) }
+        // One pipeline for all owners (a round trip per owner cost up to 2,000 per sweep with a large backlog).
+        try await context.slots.enqueue(byOwner.sorted { $0.key < $1.key }.map { (owner: $0.key, jobs: $0.value) })
     }
 }

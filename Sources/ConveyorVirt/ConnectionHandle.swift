@@ -21,10 +21,10 @@ final class ConnectionHandle: @unchecked Sendable {
 
     /// Looks `name` up, passes the domain to `body` and frees it afterwards.
     func withDomain<T>(_ name: String, _ body: (OpaquePointer) throws -> T) throws -> T {
-        guard let domain = virDomainLookupByName(try open(), name) else {
+        guard let domain = cv_virDomainLookupByName(try open(), name) else {
             throw VirtError.last("looking up domain \(name)")
         }
-        defer { virDomainFree(domain) }
+        defer { cv_virDomainFree(domain) }
         return try body(domain)
     }
 
@@ -34,7 +34,7 @@ final class ConnectionHandle: @unchecked Sendable {
     }
 
     func close() {
-        if let connection { virConnectClose(connection) }
+        if let connection { cv_virConnectClose(connection) }
         connection = nil
     }
 }

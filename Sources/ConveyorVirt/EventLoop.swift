@@ -8,15 +8,16 @@ enum EventLoop {
     static let ready: Result<Void, VirtError> = start()
 
     private static func start() -> Result<Void, VirtError> {
-        guard virInitialize() == 0 else { return .failure(VirtError.last("virInitialize")) }
+        if let error = cv_virt_load_error() { return .failure(VirtError("loading libvirt: \(String(cString: error))")) }
+        guard cv_virInitialize() == 0 else { return .failure(VirtError.last("virInitialize")) }
         // Errors are returned to callers; keep libvirt from also printing them to stderr.
-        virSetErrorFunc(nil) { _, _ in }
-        guard virEventRegisterDefaultImpl() == 0 else {
+        cv_virSetErrorFunc(nil) { _, _ in }
+        guard cv_virEventRegisterDefaultImpl() == 0 else {
             return .failure(VirtError.last("virEventRegisterDefaultImpl"))
         }
         let thread = Thread {
             while true {
-                if virEventRunDefaultImpl() < 0 { virResetLastError() }
+                if cv_virEventRunDefaultImpl() < 0 { cv_virResetLastError() }
             }
         }
         thread.name = "libvirt-events"

@@ -7,10 +7,10 @@ extension VirtConnection {
         let xml = "<domainsnapshot><name>\(escapeXML(name))</name></domainsnapshot>"
         try await call("creating snapshot \(name) of \(domain)") { handle in
             try handle.withDomain(domain) { pointer in
-                guard let snapshot = virDomainSnapshotCreateXML(pointer, xml, 0) else {
+                guard let snapshot = cv_virDomainSnapshotCreateXML(pointer, xml, 0) else {
                     throw VirtError.last("creating snapshot \(name) of \(domain)")
                 }
-                virDomainSnapshotFree(snapshot)
+                cv_virDomainSnapshotFree(snapshot)
             }
         }
     }
@@ -19,11 +19,11 @@ extension VirtConnection {
     public func revert(_ domain: String, toSnapshot name: String) async throws {
         try await call("reverting \(domain) to \(name)") { handle in
             try handle.withDomain(domain) { pointer in
-                guard let snapshot = virDomainSnapshotLookupByName(pointer, name, 0) else {
+                guard let snapshot = cv_virDomainSnapshotLookupByName(pointer, name, 0) else {
                     throw VirtError.last("looking up snapshot \(name) of \(domain)")
                 }
-                defer { virDomainSnapshotFree(snapshot) }
-                try handle.check("reverting \(domain) to \(name)", virDomainRevertToSnapshot(snapshot, 0))
+                defer { cv_virDomainSnapshotFree(snapshot) }
+                try handle.check("reverting \(domain) to \(name)", cv_virDomainRevertToSnapshot(snapshot, 0))
             }
         }
     }
@@ -32,14 +32,14 @@ extension VirtConnection {
         try await call("listing snapshots of \(domain)") { handle in
             try handle.withDomain(domain) { pointer in
                 var list: UnsafeMutablePointer<OpaquePointer?>?
-                let count = virDomainListAllSnapshots(pointer, &list, 0)
+                let count = cv_virDomainListAllSnapshots(pointer, &list, 0)
                 guard count >= 0 else { throw VirtError.last("listing snapshots of \(domain)") }
                 defer { free(list) }
                 var names: [String] = []
                 for index in 0..<Int(count) {
                     guard let snapshot = list?[index] else { continue }
-                    if let name = virDomainSnapshotGetName(snapshot) { names.append(String(cString: name)) }
-                    virDomainSnapshotFree(snapshot)
+                    if let name = cv_virDomainSnapshotGetName(snapshot) { names.append(String(cString: name)) }
+                    cv_virDomainSnapshotFree(snapshot)
                 }
                 return names
             }
@@ -50,11 +50,11 @@ extension VirtConnection {
     public func deleteSnapshot(_ domain: String, name: String) async throws {
         try await call("deleting snapshot \(name) of \(domain)") { handle in
             try handle.withDomain(domain) { pointer in
-                guard let snapshot = virDomainSnapshotLookupByName(pointer, name, 0) else {
+                guard let snapshot = cv_virDomainSnapshotLookupByName(pointer, name, 0) else {
                     throw VirtError.last("looking up snapshot \(name) of \(domain)")
                 }
-                defer { virDomainSnapshotFree(snapshot) }
-                try handle.check("deleting snapshot \(name) of \(domain)", virDomainSnapshotDelete(snapshot, 0))
+                defer { cv_virDomainSnapshotFree(snapshot) }
+                try handle.check("deleting snapshot \(name) of \(domain)", cv_virDomainSnapshotDelete(snapshot, 0))
             }
         }
     }

@@ -25,10 +25,10 @@ public final class VirtConnection: Sendable {
         let thread = DedicatedThread(name: "virt:\(uri)")
         do {
             let handle = try await thread.run(timeout: callTimeout, "opening \(uri)") {
-                guard let connection = virConnectOpen(uri) else { throw VirtError.last("opening \(uri)") }
+                guard let connection = cv_virConnectOpen(uri) else { throw VirtError.last("opening \(uri)") }
                 // Notice a dead remote daemon: ping every 5 s, give up after 3 missed answers.
                 // Local drivers (test://) don't support keepalive; that is fine.
-                if virConnectSetKeepAlive(connection, 5, 3) < 0 { virResetLastError() }
+                if cv_virConnectSetKeepAlive(connection, 5, 3) < 0 { cv_virResetLastError() }
                 return ConnectionHandle(uri: uri, connection: connection)
             }
             return VirtConnection(thread: thread, handle: handle, callTimeout: callTimeout)
@@ -47,14 +47,14 @@ public final class VirtConnection: Sendable {
     public func domainNames() async throws -> [String] {
         try await call("listing domains") { handle in
             var list: UnsafeMutablePointer<OpaquePointer?>?
-            let count = virConnectListAllDomains(try handle.open(), &list, 0)
+            let count = cv_virConnectListAllDomains(try handle.open(), &list, 0)
             guard count >= 0 else { throw VirtError.last("listing domains") }
             defer { free(list) }
             var names: [String] = []
             for index in 0..<Int(count) {
                 guard let domain = list?[index] else { continue }
-                if let name = virDomainGetName(domain) { names.append(String(cString: name)) }
-                virDomainFree(domain)
+                if let name = cv_virDomainGetName(domain) { names.append(String(cString: name)) }
+                cv_virDomainFree(domain)
             }
             return names
         }
@@ -65,7 +65,7 @@ public final class VirtConnection: Sendable {
             try handle.withDomain(domain) { pointer in
                 var state: Int32 = 0
                 var reason: Int32 = 0
-                try handle.check("reading the state of \(domain)", virDomainGetState(pointer, &state, &reason, 0))
+                try handle.check("reading the state of \(domain)", cv_virDomainGetState(pointer, &state, &reason, 0))
                 return DomainState(raw: state)
             }
         }
@@ -74,14 +74,14 @@ public final class VirtConnection: Sendable {
     /// Boots a defined, shut-off domain.
     public func start(_ domain: String) async throws {
         try await call("starting \(domain)") { handle in
-            try handle.withDomain(domain) { try handle.check("starting \(domain)", virDomainCreate($0)) }
+            try handle.withDomain(domain) { try handle.check("starting \(domain)", cv_virDomainCreate($0)) }
         }
     }
 
     /// Powers the domain off at once (like pulling the plug).
     public func destroy(_ domain: String) async throws {
         try await call("destroying \(domain)") { handle in
-            try handle.withDomain(domain) { try handle.check("destroying \(domain)", virDomainDestroy($0)) }
+            try handle.withDomain(domain) { try handle.check("destroying \(domain)", cv_virDomainDestroy($0)) }
         }
     }
 
@@ -89,7 +89,7 @@ public final class VirtConnection: Sendable {
     public func shutdown(_ domain: String, timeout: Duration) async throws {
         if try await state(of: domain) == .shutoff { return }
         try await call("shutting down \(domain)") { handle in
-            try handle.withDomain(domain) { try handle.check("shutting down \(domain)", virDomainShutdown($0)) }
+            try handle.withDomain(domain) { try handle.check("shutting down \(domain)", cv_virDomainShutdown($0)) }
         }
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {

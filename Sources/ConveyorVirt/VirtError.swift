@@ -21,10 +21,10 @@ public struct VirtError: Error, Sendable, CustomStringConvertible {
     /// libvirt's last error on this thread, which it keeps per thread: call it on the thread (and in
     /// the same closure) as the call that failed.
     static func last(_ what: String) -> VirtError {
-        guard let error = virGetLastError() else { return VirtError("\(what) failed") }
+        guard let error = cv_virGetLastError() else { return VirtError("\(what) failed") }
         let message = error.pointee.message.map { String(cString: $0) } ?? "unknown error"
         let code = error.pointee.code
-        virResetLastError()
+        cv_virResetLastError()
         return VirtError("\(what): \(message)", code: code)
     }
 }

@@ -38,7 +38,7 @@ struct NotificationRoutes: Sendable {
             let build = try ctx.parameters.id("id")
             let caller = try access.caller(request)
             let visible = "SELECT 1 FROM builds b JOIN repositories r ON r.id = b.repository_id WHERE b.id = $1 AND ($2 OR NOT r.private)"
-            guard try await context.postgres.query(visible, [.int(build), .bool(caller.seesPrivate)]).first != nil else {
+            guard try await context.postgres.read(visible, [.int(build), .bool(caller.seesPrivate)]).first != nil else {
                 throw APIError(.notFound, "unknown build \(build)")
             }
             return Listing(build: build, notifications: try await list(build: build))
@@ -46,7 +46,7 @@ struct NotificationRoutes: Sendable {
     }
 
     func list(build: Int64) async throws -> [Delivery] {
-        try await context.postgres.query("""
+        try await context.postgres.read("""
             SELECT id, kind, target, event, run, state, attempts, last_status, last_error,
                    \(iso("created_at")), \(iso("delivered_at")), \(iso("next_attempt_at"))
             FROM deliveries WHERE build_id = $1 ORDER BY id

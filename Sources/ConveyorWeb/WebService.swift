@@ -1,4 +1,6 @@
+import ConveyorCache
 import ConveyorCore
+import ConveyorHTTPClient
 import ConveyorHub
 import ConveyorLogs
 import ConveyorSecrets
@@ -14,11 +16,14 @@ public struct WebService: Service {
     let context: NodeContext
     let store: LogStore
     let metricsText: @Sendable () -> String
+    /// For deleting build caches kept in S3 (`cache_store: s3`).
+    let http: CurlHTTPClient?
 
-    public init(context: NodeContext, logStore: LogStore, metricsText: @escaping @Sendable () -> String) {
+    public init(context: NodeContext, logStore: LogStore, metricsText: @escaping @Sendable () -> String, http: CurlHTTPClient? = nil) {
         self.context = context
         self.store = logStore
         self.metricsText = metricsText
+        self.http = http
     }
 
     /// Refuses settings the web role must not start with (no api_token without insecure_no_auth).
@@ -32,7 +37,7 @@ public struct WebService: Service {
             context.logger.warning("insecure_no_auth: no api_token, every API call is open to anyone who can reach this port")
         }
         let fanout = EventFanout(context: context)
-        let router = try Self.router(context: context, logStore: store, fanout: fanout, metricsText: metricsText)
+        let router = try Self.router(context: context, logStore: store, fanout: fanout, metricsText: metricsText, http: http)
         let app = Application(router: router, server: .http1WebSocketUpgrade(webSocketRouter: router),
                               configuration: .init(address: .hostname(context.settings.httpHost, port: context.settings.httpPort), serverName: "conveyor"),
                               logger: context.logger)
@@ -48,7 +53,8 @@ public struct WebService: Service {
     }
 
     /// Every route of the web role (also what the in-process tests drive).
-    static func router(context: NodeContext, logStore: LogStore, fanout: EventFanout, metricsText: @escaping @Sendable () -> String) throws -> Router<WebContext> {
+    static func router(context: NodeContext, logStore: LogStore, fanout: EventFanout, metricsText: @escaping @Sendable () -> String,
+                       http: CurlHTTPClient? = nil) throws -> Router<WebContext> {
         let router = Router(context: WebContext.self)
         router.add(middleware: HTTPMetricsMiddleware())
         let access = Access(settings: context.settings)
@@ -65,6 +71,7 @@ public struct WebService: Service {
         RepoSettingsRoutes(context: context, keys: repositoryKeys, access: access).register(on: router)
         EnvVarRoutes(context: context, store: EnvVarStore(postgres: context.postgres, keyring: keyring), access: access).register(on: router)
         CronRoutes(context: context, access: access).register(on: router)
+        CacheRoutes(context: context, access: access, store: CacheRoutes.store(context: context, http: http)).register(on: router)
         NotificationRoutes(context: context, access: access).register(on: router)
         logs.register(on: router)
         EventStreamRoutes(fanout: fanout, access: access).register(on: router)

@@ -10,7 +10,7 @@ struct Conveyor: AsyncParsableCommand {
                       BuildsCommand.self, JobsCommand.self, LogsCommand.self, RequestCommand.self, CancelCommand.self, RestartCommand.self,
                       QueuesCommand.self, OwnersCommand.self, NodesCommand.self,
                       EncryptCommand.self, ReposCommand.self, EnvCommand.self, SecretsCommand.self, RepairCommand.self,
-                      CronsCommand.self])
+                      CronsCommand.self, CachesCommand.self])
 }
 
 struct VersionCommand: ParsableCommand {

@@ -150,7 +150,7 @@ struct SSHConfinementTests {
         let marker = "conveyor-ssh-daemon-\(UInt32.random(in: 0...UInt32.max))"
         let h = try await WorkerHarness.make()
         let job = try await h.insertJob(WorkerHarness.spec([.script: [
-            "cat README", "echo user=$(id -un)",
+            "cat README", "echo user=$(id -un) home=$HOME",
             "setsid nohup bash -c 'exec -a \(marker) sleep 300' >/dev/null 2>&1 &", "(exec -a \(marker) sleep 300) >/dev/null 2>&1 & disown",
             "sleep 0.3", "echo left-a-daemon",
         ]]))
@@ -159,7 +159,7 @@ struct SSHConfinementTests {
         let log = try await h.log(job)
         #expect(end.result == .passed, "\(log)")
         #expect(log.contains("hello from the fixture"))
-        #expect(log.contains("user=nobody"), "\(log)")
+        #expect(log.contains("user=nobody home=/tmp/conveyor-"), "\(log)")
         #expect(log.contains("left-a-daemon"))
         let survivors = try await eventually(timeout: .seconds(10)) {
             try FileManager.default.contentsOfDirectory(atPath: "/proc").allSatisfy { entry in
@@ -173,7 +173,7 @@ struct SSHConfinementTests {
     @Test func commandConfinesTheScript() throws {
         let job = ExecutionJob(id: 7, attempt: 1, script: "true")
         let command = try SSHExecutor.command(job, directory: "/tmp/d", buildUser: "builder", confine: true)
-        #expect(command.contains("exec runuser -u 'builder' -- unshare --user --map-current-user --pid --fork --kill-child --mount-proc -- /bin/bash build.sh 2>&1"), "\(command)")
+        #expect(command.contains("exec runuser -u 'builder' -- unshare --user --map-current-user --pid --fork --kill-child --mount-proc -- env HOME='/tmp/d' /bin/bash build.sh 2>&1"), "\(command)")
         #expect(command.contains("export HOME='/tmp/d'"))
         #expect(try SSHExecutor.command(job, directory: "/tmp/d").hasSuffix("exec /bin/bash build.sh 2>&1"))
     }

@@ -30,6 +30,7 @@ struct JobBuilder {
         spec.gitDepth = gitDepth(effective)
         spec.git = GitOptions(effective["git"], warnings: &warnings)
         spec.deploy = DeploySpec.parse(effective, warnings: &warnings)
+        spec.cache = CacheSpec.parse(effective, warnings: &warnings)
         spec.allowFailure = row.fields["allow_failure"]?.boolValue ?? false
         let stage = row.fields["stage"]?.scalarText
         return JobDraft(spec: spec, effective: effective, ownEnv: row.env, stageName: stage,

@@ -28,6 +28,8 @@ public struct JobSpec: Sendable, Codable, Hashable {
     public var secretsWithheld: String?
     /// `deploy:` with before_deploy/after_deploy; nil when the job deploys nothing.
     public var deploy: DeploySpec?
+    /// `cache:` with before_cache; nil when the job caches nothing (docs/cache.md).
+    public var cache: CacheSpec?
 
     public init(number: Int = 1, stage: String? = nil, stageIndex: Int = 0, allowFailure: Bool = false,
                 name: String? = nil, language: String = "ruby", os: String = "linux",

@@ -5,18 +5,22 @@ import Foundation
 public enum ScriptCompiler {
     /// `secrets` are extra values (besides the job's secure env vars) never shown in echoed commands.
     /// `builtinEnv` is the job's `BuildEnvironment`, exported first and not shown. Throws when a value
-    /// holds a NUL byte, which bash cannot carry (see `ShellQuoting`).
+    /// holds a NUL byte, which bash cannot carry (see `ShellQuoting`). `cache` is what the worker offers
+    /// the job's `cache:`; nil when it keeps no caches (docs/cache.md).
     public static func compile(job: JobSpec, checkout: CheckoutSpec, secrets: [String] = [],
-                               builtinEnv: [EnvVar] = []) throws(ShellQuotingError) -> String {
+                               builtinEnv: [EnvVar] = [], cache: CacheOptions? = nil) throws(ShellQuotingError) -> String {
         var script = ScriptWriter(hiding: secrets + job.env.filter(\.secure).map(\.value))
         script.raw(ScriptPrelude.text)
+        if job.cache != nil { script.raw("conveyor_job_dir=\"$(pwd -P)\"") }
         try script.exportBuiltins(builtinEnv)
         try script.checkout(checkout)
         try script.exportEnv(job.env)
+        try CachePhase.setup(job.cache, options: cache, writer: &script)
         for phase in [Phase.beforeInstall, .install, .beforeScript] {
             try script.setupPhase(phase, commands: job.phases[phase] ?? [])
         }
         try script.scriptPhase(job.phases[.script] ?? [])
+        try CachePhase.store(job.cache, options: cache, writer: &script)
         // after_success/after_failure, then the deploy step, then after_script, as on Travis.
         try script.afterPhases(job.phases.filter { $0.key != .afterScript })
         try DeployPhase.script(job.deploy, writer: &script)

@@ -15,6 +15,11 @@ public protocol Executor: Sendable {
              output: @escaping @Sendable ([UInt8]) -> Void) async throws -> ExecutionOutcome
 }
 
+extension Executor {
+    /// Whether `ExecutionJob.files` are placed and taken (what the build cache needs, docs/cache.md).
+    public var movesFiles: Bool { self is LocalExecutor || self is SSHExecutor || self is LibvirtExecutor }
+}
+
 /// What an executor needs to know of a job.
 public struct ExecutionJob: Sendable {
     public var id: Int64
@@ -27,9 +32,13 @@ public struct ExecutionJob: Sendable {
     public var killGrace: Duration
     /// Memory, processes, CPUs and disk the job may use (the local executor enforces them).
     public var limits: JobLimits
+    /// Files placed in the job's directory before the script and taken from it after (the local
+    /// executor only; docs/cache.md).
+    public var files: JobFiles
 
     public init(id: Int64, attempt: Int, script: String, environment: [String: String] = [:],
-                readOnlyPaths: [String] = [], killGrace: Duration = .seconds(1), limits: JobLimits = JobLimits()) {
+                readOnlyPaths: [String] = [], killGrace: Duration = .seconds(1), limits: JobLimits = JobLimits(), files: JobFiles = JobFiles()) {
+        self.files = files
         self.id = id
         self.attempt = attempt
         self.script = script

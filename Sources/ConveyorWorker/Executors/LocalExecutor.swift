@@ -61,6 +61,7 @@ public struct LocalExecutor: Executor {
             (cgroup, note, plan) = try await offPool("job-prepare") { [plan, sandbox] () -> (JobCgroup?, String?, SandboxPlan) in
                 let note = try box.create(uid: uid, script: job.script, readOnly: job.readOnlyPaths, network: sandbox.network,
                                           diskBytes: job.limits.diskBytes)
+                try job.files.place(in: box.home, uid: uid)
                 let cgroup = try prepared.cgroups?.create(box.name, limits: job.limits)
                 var plan = plan
                 plan.tools.bwrap = sandbox.bwrapPath
@@ -87,7 +88,7 @@ public struct LocalExecutor: Executor {
             await finish(box: box, cgroup: cgroup, uid: uid, users: prepared.users)
             throw error
         }
-        let hit = await finish(box: box, cgroup: cgroup, uid: uid, users: prepared.users, limits: job.limits)
+        let hit = await finish(box: box, cgroup: cgroup, uid: uid, users: prepared.users, limits: job.limits, files: job.files, output: output)
         return hit.map(ExecutionOutcome.limitExceeded) ?? outcome
     }
 
@@ -113,12 +114,15 @@ public struct LocalExecutor: Executor {
     }
 
     /// Kills everything the job left (its cgroup, then anything still running as its uid), reads
-    /// which limit it hit, removes its cgroup and box, frees the uid.
+    /// which limit it hit, takes the job's output files (once it ran to its end), removes its cgroup
+    /// and box, frees the uid.
     @discardableResult
-    private func finish(box: JobBox, cgroup: JobCgroup?, uid: Int, users: BuildUsers, limits: JobLimits? = nil) async -> LimitHit? {
+    private func finish(box: JobBox, cgroup: JobCgroup?, uid: Int, users: BuildUsers, limits: JobLimits? = nil,
+                        files: JobFiles? = nil, output: (@Sendable ([UInt8]) -> Void)? = nil) async -> LimitHit? {
         (try? await offPool("job-cleanup") { () -> LimitHit? in
             cgroup?.killAll()
             BuildUsers.killProcesses(of: uid)
+            for note in files?.collect(from: box.home) ?? [] { output?(Array(note.utf8)) }
             var hit = limits.flatMap { cgroup?.limitHit($0) }
             if hit == nil, let disk = limits?.diskBytes, JobDisk.full(box.home) { hit = .disk(disk) }
             cgroup?.destroy()
@@ -139,6 +143,7 @@ public struct LocalExecutor: Executor {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o700])
                 try Data(body.utf8).write(to: URL(fileURLWithPath: path))
+                try job.files.place(in: directory, uid: nil)
             } catch {
                 throw ExecutorError("could not prepare the work directory \(directory): \(error)")
             }
@@ -148,11 +153,15 @@ public struct LocalExecutor: Executor {
             try Task.checkCancellation()
             let command = ["/bin/bash", "-c", #"cd -- "$0" && exec /bin/bash "$1""#, directory, script]
             let process = try SpawnedProcess.spawn(command, environment: Self.environment(job, home: directory), output: output)
-            return await withTaskCancellationHandler {
+            let outcome = await withTaskCancellationHandler {
                 await process.wait()
             } onCancel: {
                 process.terminate(grace: job.killGrace)
             }
+            if !job.files.outputs.isEmpty, !Task.isCancelled {
+                for note in (try? await offPool("job-collect") { job.files.collect(from: directory) }) ?? [] { output(Array(note.utf8)) }
+            }
+            return outcome
         } cleanup: {
             _ = try? await offPool("job-cleanup") { try FileManager.default.removeItem(atPath: directory) }
         }

@@ -56,6 +56,7 @@ public struct SSHExecutor: Executor {
                 let safe = job.readOnlyPaths.flatMap { ["\tdirectory = \($0)", "\tdirectory = \($0)/.git"] }.joined(separator: "\n")
                 try await session.upload(Array("[safe]\n\(safe)\n".utf8), to: "\(directory)/.gitconfig")
             }
+            try await RemoteFiles(session: session, directory: directory).place(job.files)
             if let buildUser {
                 let given = try await session.execute("chown -R \(try Self.quote(buildUser)): \(try Self.quote(directory))")
                 guard given.status == 0 else {
@@ -96,6 +97,9 @@ public struct SSHExecutor: Executor {
         } catch {
             throw ExecutorError(reason: "ssh_lost", "the connection to \(name) failed during the job: \(error)")
         }
+        if !job.files.outputs.isEmpty, !Task.isCancelled {
+            for note in await RemoteFiles(session: session, directory: directory).collect(job.files) { output(Array(note.utf8)) }
+        }
         return .exited(status)
     }
 
@@ -107,7 +111,9 @@ public struct SSHExecutor: Executor {
         env.merge(job.environment) { _, new in new }
         var exports: [String] = []
         for (name, value) in env.sorted(by: { $0.key < $1.key }) { exports.append("export \(name)=\(try quote(value))") }
-        return "cd \(try quote(directory)) && \(exports.joined(separator: "; ")); exec \(try confinement(buildUser: buildUser, confine: confine))/bin/bash build.sh 2>&1"
+        // runuser sets HOME to the build user's own (often /nonexistent): the job's directory is set again after it.
+        let home = buildUser != nil ? "env HOME=\(try quote(directory)) " : ""
+        return "cd \(try quote(directory)) && \(exports.joined(separator: "; ")); exec \(try confinement(buildUser: buildUser, confine: confine))\(home)/bin/bash build.sh 2>&1"
     }
 
     /// `runuser` to the build user, then `unshare` into a PID namespace whose processes all die with

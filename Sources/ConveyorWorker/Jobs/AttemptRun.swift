@@ -1,3 +1,4 @@
+import ConveyorCache
 import ConveyorCore
 import ConveyorModel
 import Dispatch
@@ -18,6 +19,8 @@ struct AttemptRun: Sendable {
     let claimedAt: DispatchTime
     /// `received` and `started`, held briefly (see `PendingSends`).
     let sends: PendingSends
+    /// Where build caches are kept; nil when this worker keeps none.
+    let cacheStore: CacheStore?
 
     private enum Step: Sendable {
         case ended(Result<ExecutionOutcome, any Error>)
@@ -30,9 +33,10 @@ struct AttemptRun: Sendable {
         log.append(header())
         let monitor = JobMonitor(context: context, job: job, owner: owner, queueStream: stream, entryID: entryID, handle: handle, log: log,
                                  recovery: LeaseRecovery(context: context, reporter: reporter, receivedAt: receivedAt))
+        let cache = JobCache.plan(job, store: cacheStore, executor: executor, context: context)
         let script: String
         do {
-            script = try ScriptCompiler.compile(job: job.spec, checkout: job.checkout, builtinEnv: job.builtinEnv)
+            script = try ScriptCompiler.compile(job: job.spec, checkout: job.checkout, builtinEnv: job.builtinEnv, cache: cache?.options)
         } catch {
             // A value bash cannot carry (a NUL byte): running again would fail the same way.
             try await finish(.finished(.errored, reason: "script_invalid", trailer: "\n\nThe build script could not be generated: \(error).\n"),
@@ -45,15 +49,25 @@ struct AttemptRun: Sendable {
                           "CONVEYOR_COMMIT": job.checkout.sha],
             readOnlyPaths: job.readOnlyPaths, killGrace: .seconds(context.settings.cancelGraceSeconds), limits: job.limits)
         let (outcome, stop) = await withTaskGroup(of: Step.self) { group in
+            // The cache moves inside this task, so the monitor keeps the lease while archives travel.
             group.addTask { [executor, reporter, handle, metrics, claimedAt, sends] in
                 do {
-                    return .ended(.success(try await executor.run(execution, started: {
+                    var execution = execution
+                    if let cache {
+                        let fetched = await cache.fetch()
+                        execution.files = fetched.files
+                        if let note = fetched.note { log.append(note) }
+                    }
+                    let ended = try await executor.run(execution, started: {
                         let at = nowMillis()
                         handle.markStarted(at: at)
                         log.touch()
                         metrics.claimToStart(since: claimedAt)
                         sends.add(reporter.command(reporter.startedEvent(at: at)))
-                    }, output: log.append)))
+                    }, output: log.append)
+                    // Only a script that ran to its end (not stopped) leaves a cache worth keeping.
+                    if let cache, !Task.isCancelled, let line = await cache.upload() { log.append(line) }
+                    return .ended(.success(ended))
                 } catch {
                     return .ended(.failure(error))
                 }
@@ -79,6 +93,7 @@ struct AttemptRun: Sendable {
         }
         // Cancelled from outside (the service is being torn down): the job is reset, never left stuck.
         let reason = stop ?? (Task.isCancelled ? .shutdown : nil)
+        await cache?.removeStaging()
         try await finish(AttemptEnd.decide(stop: reason, outcome: outcome), log: log, receivedAt: receivedAt)
     }
 

@@ -21,6 +21,9 @@ struct ClaimedJob: Sendable {
     var configWarnings: [String] = []
     /// The node's job limits with the repository's own over them.
     var limits: JobLimits
+    var repositoryID: Int64 = 0
+    /// The repository's default branch as its webhook payload names it; nil when unknown.
+    var defaultBranch: String?
 
     /// travis-build's environment for this job (see `BuildEnvironment`).
     var builtinEnv: [EnvVar] { BuildEnvironment.variables(job: spec, facts: facts) }
@@ -48,7 +51,8 @@ enum JobRecordLoader {
                q.pull_request, q.warnings::text AS warnings, q.payload->>'before' AS push_before,
                q.payload->'pull_request'->'head'->>'ref' AS head_branch, q.payload->'pull_request'->'head'->>'sha' AS head_sha,
                q.payload->'pull_request'->'head'->'repo'->>'full_name' AS head_repo,
-               q.payload->'pull_request'->'base'->>'sha' AS base_sha, q.payload->'pull_request'->>'mergeable' AS mergeable
+               q.payload->'pull_request'->'base'->>'sha' AS base_sha, q.payload->'pull_request'->>'mergeable' AS mergeable,
+               q.payload->'repository'->>'default_branch' AS default_branch
         FROM jobs j JOIN builds b ON b.id = j.build_id JOIN repositories r ON r.id = j.repository_id
              JOIN requests q ON q.id = b.request_id
              LEFT JOIN repository_keys k ON k.repository_id = r.id
@@ -102,6 +106,7 @@ enum JobRecordLoader {
             maxLogBytes: row["max_log_bytes"].int ?? settings.maxLogBytes, facts: facts, configWarnings: warnings,
             limits: JobLimits.defaults(settings).overridden(memory: row["job_memory_limit"].string, pids: row["job_pids_limit"].int,
                                                             cpus: row["job_cpu_limit"].double, disk: row["job_disk_limit"].string),
+            repositoryID: repository, defaultBranch: row["default_branch"].string,
             notices: (spec.secretsWithheld.map { [$0] } ?? []) + opened.notices)
     }
 }

@@ -1,3 +1,4 @@
+import ConveyorCache
 import ConveyorCore
 import ConveyorModel
 import ConveyorRedis
@@ -12,11 +13,13 @@ struct JobRunner: Sendable {
     let executor: any Executor
     let metrics: WorkerMetrics
     let loader: JobLoader
+    let cacheStore: CacheStore?
 
-    init(context: NodeContext, executor: any Executor, metrics: WorkerMetrics) {
+    init(context: NodeContext, executor: any Executor, metrics: WorkerMetrics, cacheStore: CacheStore? = nil) {
         self.context = context
         self.executor = executor
         self.metrics = metrics
+        self.cacheStore = cacheStore
         loader = JobLoader(context: context)
     }
 
@@ -62,7 +65,8 @@ struct JobRunner: Sendable {
         let sends = PendingSends(delay: .milliseconds(min(50, context.settings.logFlushMilliseconds))) { await reporter.sendHeld($0) }
         sends.add(reporter.command(reporter.receivedEvent(at: receivedAt)))
         let attempt = AttemptRun(context: context, executor: executor, metrics: metrics, job: job, owner: queued.owner,
-                                 stream: stream, entryID: entryID, reporter: reporter, handle: handle, claimedAt: claimedAt, sends: sends)
+                                 stream: stream, entryID: entryID, reporter: reporter, handle: handle, claimedAt: claimedAt, sends: sends,
+                                 cacheStore: cacheStore)
         try await attempt.run(receivedAt: receivedAt)
     }
 

@@ -1,12 +1,6 @@
-import Foundation
+import ConveyorThreads
 
 /// Runs short blocking work (file system calls) on a thread of its own, never on the cooperative pool.
 func offPool<T: Sendable>(_ name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread {
-            do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
-        }
-        thread.name = name
-        thread.start()
-    }
+    try await offPoolThread(name, body)
 }

@@ -1,4 +1,6 @@
+import ConveyorCache
 import ConveyorCore
+import ConveyorHTTPClient
 import ConveyorRedis
 import Dispatch
 import Foundation
@@ -13,16 +15,40 @@ import ServiceLifecycle
 public struct WorkerService: Service {
     let context: NodeContext
     let executor: (any Executor)?
+    /// For `cache_store: s3`; nil keeps the other stores working.
+    let http: CurlHTTPClient?
 
-    public init(context: NodeContext) {
+    public init(context: NodeContext, http: CurlHTTPClient? = nil) {
         self.context = context
         self.executor = nil
+        self.http = http
     }
 
     /// With an executor of the caller's making instead of the one the settings name.
-    public init(context: NodeContext, executor: any Executor) {
+    public init(context: NodeContext, executor: any Executor, http: CurlHTTPClient? = nil) {
         self.context = context
         self.executor = executor
+        self.http = http
+    }
+
+    /// The build cache store of the settings (docs/cache.md), with this node's staging area emptied of
+    /// a previous life's leftovers; nil (and a warning) when caching is off or misconfigured.
+    private func cacheStore() async -> CacheStore? {
+        do {
+            let store = try CacheStore.make(settings: context.settings, http: http)
+            if store != nil {
+                let staging = JobCache.stagingRoot(context.settings)
+                try await offPool("cache-staging") {
+                    try? FileManager.default.removeItem(atPath: staging)
+                    try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                }
+            }
+            return store
+        } catch {
+            context.logger.warning("build caches are off on this worker", metadata: ["error": "\(error)"])
+            context.status.addWarning("build caches are off: \(error)")
+            return nil
+        }
     }
 
     public func run() async throws {
@@ -38,7 +64,7 @@ public struct WorkerService: Service {
 
         let metrics = WorkerMetrics()
         let pool = SlotPool(total: max(1, settings.workerSlots), metrics: metrics, status: context.status)
-        let runner = JobRunner(context: context, executor: executor, metrics: metrics)
+        let runner = JobRunner(context: context, executor: executor, metrics: metrics, cacheStore: await cacheStore())
         let connection = context.redis.dedicatedConnection(name: "worker-claim")
         let reader = QueueReader(context: context, streams: streams, connection: connection)
         context.logger.info("worker started", metadata: ["slots": "\(pool.total)", "queues": "\(settings.workerQueues)", "executor": "\(executor.name)"])
