@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(name: "ConveyorRedisTests", dependencies: ["ConveyorRedis", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorPostgresTests", dependencies: ["ConveyorPostgres", "ConveyorTesting", "ConveyorThreads"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorClientsTests", dependencies: [
-            "ConveyorSSH", "ConveyorVirt", "ConveyorHTTPClient",
+            "ConveyorSSH", "ConveyorVirt", "ConveyorHTTPClient", "ConveyorTesting",
         ], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorCoreTests", dependencies: ["ConveyorCore", "ConveyorTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ConveyorWorkerTests", dependencies: ["ConveyorWorker", "ConveyorTesting"], swiftSettings: swiftSettings),

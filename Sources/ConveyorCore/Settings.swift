@@ -48,11 +48,15 @@ public struct Settings: Sendable {
     public var maxDeliveries = 5
     public var queuesFile = "config/queues.yml"
     public var maxJobsPerBuild = 200
+    /// Transactions the hub runs at once for one batch of `cv:state`, each over its own builds (docs/architecture.md).
+    public var hubBatchLanes = 4
 
     // Workers
     public var workerSlots = 2
     public var workerQueues = ["default"]
     public var executor = "local"
+    /// The noop executor's pretend job length (benchmarks of limit-bound dispatch).
+    public var noopExecutorSleepMilliseconds = 0
     public var workDirectory = "/tmp/conveyor-work"
     public var sandbox = "bwrap"
     public var sandboxNetwork = true

@@ -84,12 +84,14 @@ extension SettingOption {
         .init("queues_file", "queue selection rules (by language, os, dist, arch)") { $0.queuesFile = $1 },
         .init("max_jobs_per_build", "largest build matrix accepted") { s, v throws(SettingsError) in s.maxJobsPerBuild = try int("max_jobs_per_build", v, min: 1) },
         .init("config_eval_timeout", "seconds the gatekeeper may spend expanding one config; past it the request is errored") { s, v throws(SettingsError) in s.configEvalTimeoutSeconds = try seconds("config_eval_timeout", v) },
+        .init("hub_batch_lanes", "transactions the hub runs at once per cv:state batch, over disjoint builds (1: one transaction per batch)") { s, v throws(SettingsError) in s.hubBatchLanes = try int("hub_batch_lanes", v, min: 1) },
         .init("worker_slots", "jobs a worker node runs at once") { s, v throws(SettingsError) in s.workerSlots = try int("worker_slots", v, min: 1) },
         .init("worker_queues", "queues a worker node claims from, comma-separated") { $0.workerQueues = list($1) },
         .init("executor", "where jobs run: local (bubblewrap sandbox), ssh, libvirt, noop (benchmarks)") { s, v throws(SettingsError) in
             guard ["local", "ssh", "libvirt", "noop"].contains(v) else { throw SettingsError("executor: expected local, ssh, libvirt or noop, got '\(v)'") }
             s.executor = v
         },
+        .init("noop_executor_sleep_ms", "noop executor: milliseconds each job pretends to run (benchmarks)") { s, v throws(SettingsError) in s.noopExecutorSleepMilliseconds = try int("noop_executor_sleep_ms", v) },
         .init("work_directory", "where the local executor makes each job's fresh work directory") { $0.workDirectory = $1 },
         .init("sandbox", "local executor sandbox: bwrap or none") { s, v throws(SettingsError) in
             guard ["bwrap", "none"].contains(v) else { throw SettingsError("sandbox: expected bwrap or none, got '\(v)'") }

@@ -10,7 +10,32 @@ import Foundation
 public enum LogsBenchmark {
     public static let partSize = 8 * 1024
 
+    /// The figures of one run.
+    public struct Report: Sendable, CustomStringConvertible {
+        public var parts: Int
+        public var bytes: Int
+        public var ingestSeconds: Double
+        public var lagMilliseconds: [Double]
+
+        public var megabytesPerSecond: Double { Double(bytes) / 1_048_576 / ingestSeconds }
+
+        public func lagPercentile(_ p: Double) -> Double {
+            lagMilliseconds.isEmpty ? 0 : lagMilliseconds[min(lagMilliseconds.count - 1, Int(Double(lagMilliseconds.count) * p))]
+        }
+
+        public var description: String {
+            String(format: "logs ingest: %d parts of %d B (%.1f MB) in %.2f s = %.1f MB/s; "
+                   + "XADD→log:part lag over %d paced parts: p50 %.2f ms, p99 %.2f ms",
+                   parts, LogsBenchmark.partSize, Double(bytes) / 1_048_576, ingestSeconds, megabytesPerSecond, lagMilliseconds.count,
+                   lagPercentile(0.5), lagPercentile(0.99))
+        }
+    }
+
     public static func run(context: NodeContext, megabytes: Int) async throws -> String {
+        try await report(context: context, megabytes: megabytes).description
+    }
+
+    public static func report(context: NodeContext, megabytes: Int) async throws -> Report {
         var configuration = LogsConfiguration(settings: context.settings)
         configuration.maxLogBytes = max(configuration.maxLogBytes, megabytes * 1024 * 1024 * 2)
         let service = LogsService(context: context, archive: nil, configuration: configuration)
@@ -33,7 +58,7 @@ public enum LogsBenchmark {
     }
 
     static func measure(context: NodeContext, configuration: LogsConfiguration, job: Int64, total: Int, payload: [UInt8],
-                        line: [UInt8]) async throws -> String {
+                        line: [UInt8]) async throws -> Report {
         // Phase 1, throughput: a flood, the producer kept a few batches ahead of the consumer.
         let start = ContinuousClock.now
         var sent = 0
@@ -44,7 +69,9 @@ public enum LogsBenchmark {
                                                                            final: number + 1 == total, content: payload).fields)
             })
             sent += count
-            while try await context.redis.xlen(context.keys.logs) > configuration.batchSize * 20 { try await Task.sleep(for: .milliseconds(2)) }
+            // Backpressure on what the logs role has not yet acknowledged (not XLEN: the stream keeps
+            // acknowledged entries until the trimmer's next tick, which then paced the flood).
+            while try await unacknowledged(context) > configuration.batchSize * 20 { try await Task.sleep(for: .milliseconds(2)) }
         }
         while try await storedBytes(context, job: job) < total * partSize {
             try await Task.sleep(for: .milliseconds(20))
@@ -68,14 +95,15 @@ public enum LogsBenchmark {
         await events.close()
 
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let megabytesStored = Double(total * partSize) / 1_048_576
-        let sorted = await lags.sorted()
-        func percentile(_ p: Double) -> Double {
-            sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+        return Report(parts: total, bytes: total * partSize, ingestSeconds: seconds, lagMilliseconds: await lags.sorted())
+    }
+
+    /// Entries of `cv:logs` the logs group has not acknowledged: pending plus not yet read.
+    static func unacknowledged(_ context: NodeContext) async throws -> Int {
+        guard let group = try await context.redis.xinfoGroups(context.keys.logs).first(where: { $0.name == Groups.logs }) else {
+            return try await context.redis.xlen(context.keys.logs)
         }
-        return String(format: "logs ingest: %d parts of %d B (%.1f MB) in %.2f s = %.1f MB/s; "
-                      + "XADD→log:part lag over %d paced parts: p50 %.2f ms, p99 %.2f ms",
-                      total, partSize, megabytesStored, seconds, megabytesStored / seconds, sorted.count, percentile(0.5), percentile(0.99))
+        return group.pending + (group.lag ?? 0)
     }
 
     static func nanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }

@@ -5,8 +5,12 @@ import Glibc
 #endif
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 that records each request. It answers `500` to the first
-/// `failFirst` requests and `201` afterwards, closing the connection each time.
+/// `failFirst` requests and then what `reply` says for the request's path (`201` by default), closing
+/// the connection each time. With `silent` it listens but never accepts (to test client timeouts).
 public final class HTTPReceiver: Sendable {
+    /// The whole raw response for a request path, or nil for the default `201 ok`.
+    public typealias Reply = @Sendable (_ path: String) -> String?
+
     public struct Request: Sendable {
         public var method: String
         public var path: String
@@ -23,11 +27,13 @@ public final class HTTPReceiver: Sendable {
     }
 
     private let state: Mutex<State>
+    private let reply: Reply?
     private let listener: Int32
     public let port: Int
 
-    public init(failFirst: Int = 0) throws {
+    public init(failFirst: Int = 0, silent: Bool = false, reply: Reply? = nil) throws {
         state = Mutex(State(failuresLeft: failFirst))
+        self.reply = reply
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -46,8 +52,10 @@ public final class HTTPReceiver: Sendable {
         }
         listener = fd
         port = Int(UInt16(bigEndian: address.sin_port))
-        let thread = Thread { [self] in serve() }
-        thread.start()
+        if !silent {
+            let thread = Thread { [self] in serve() }
+            thread.start()
+        }
     }
 
     public struct ReceiverError: Error {}
@@ -74,9 +82,15 @@ public final class HTTPReceiver: Sendable {
                 if state.failuresLeft > 0 { state.failuresLeft -= 1; return true }
                 return false
             }
-            let reply = fail ? "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\nboom"
-                             : "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
-            _ = reply.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            let answer = fail ? "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\nboom"
+                : reply?(request?.path ?? "") ?? "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+            let bytes = Array(answer.utf8)
+            var sent = 0
+            while sent < bytes.count {
+                let count = bytes[sent...].withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if count <= 0 { break }
+                sent += count
+            }
             close(client)
         }
     }

@@ -1,4 +1,5 @@
 import ConveyorHTTPClient
+import ConveyorTesting
 import Foundation
 import Testing
 
@@ -21,7 +22,7 @@ import Testing
     }
 
     @Test func redirectsAreNotFollowed() async throws {
-        let receiver = try LocalHTTPReceiver()
+        let receiver = try LocalHTTPReceiver.start()
         defer { receiver.stop() }
         try await withHTTPClient { http in
             let response = try await http.send(HTTPRequest(url: receiver.url + "/redirect"))
@@ -32,7 +33,7 @@ import Testing
     }
 
     @Test func responseBodiesAreCapped() async throws {
-        let receiver = try LocalHTTPReceiver()
+        let receiver = try LocalHTTPReceiver.start()
         defer { receiver.stop() }
         try await withHTTPClient { http in
             // Without a Content-Length (read until close) and with one: both stop at the cap.

@@ -1,11 +1,12 @@
 import ConveyorHTTPClient
+import ConveyorTesting
 import Foundation
 import Testing
 
 @Suite("libcurl HTTP client")
 struct HTTPClientTests {
     @Test func postsBodyAndHeadersToALocalReceiver() async throws {
-        let receiver = try LocalHTTPReceiver()
+        let receiver = try LocalHTTPReceiver.start()
         defer { receiver.stop() }
         let body = Array(#"{"state":"passed","id":42}"#.utf8)
         let signature = WebhookSignature.hmacSHA256Hex(secret: "s3cret", body: body)
@@ -35,7 +36,7 @@ struct HTTPClientTests {
     }
 
     @Test func s3RequestsCarryASigV4Signature() async throws {
-        let receiver = try LocalHTTPReceiver()
+        let receiver = try LocalHTTPReceiver.start()
         defer { receiver.stop() }
         try await withHTTP { http in
             let s3 = S3Client(config: S3Config(endpoint: receiver.url, bucket: "logs", region: "eu-west-1",
@@ -58,7 +59,7 @@ struct HTTPClientTests {
     }
 
     @Test func aServerThatNeverAnswersTimesOut() async throws {
-        let silent = try LocalHTTPReceiver(silent: true)
+        let silent = try LocalHTTPReceiver.start(silent: true)
         defer { silent.stop() }
         let begin = ContinuousClock.now
         try await withHTTP { http in
@@ -73,7 +74,7 @@ struct HTTPClientTests {
     }
 
     @Test func refusedConnectionIsAnError() async throws {
-        let receiver = try LocalHTTPReceiver(silent: true)
+        let receiver = try LocalHTTPReceiver.start(silent: true)
         let url = receiver.url
         receiver.stop()
         try await withHTTP { http in

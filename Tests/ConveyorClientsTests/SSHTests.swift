@@ -1,4 +1,5 @@
 import ConveyorSSH
+import ConveyorTesting
 import Foundation
 import Testing
 
@@ -95,7 +96,7 @@ struct SSHTests {
 
     @Test func aServerThatNeverSpeaksTimesOut() async throws {
         // Accepts TCP (in the kernel backlog) but never sends an SSH banner.
-        let silent = try LocalHTTPReceiver(silent: true)
+        let silent = try LocalHTTPReceiver.start(silent: true)
         defer { silent.stop() }
         var target = try Self.target()
         target.port = silent.port

@@ -22,4 +22,16 @@ struct JSONScalarTests {
         #expect(text.hasPrefix(#"{"a":-42,"b":null,"big":"#))
         #expect(JSONScalar.encode([:]) == Array("{}".utf8))
     }
+
+    /// Property: strings mixing plain runs with every kind of escape (at the start, the end, back to
+    /// back) read back the same; the encoder copies plain runs at once, so their edges are the risk.
+    @Test func runsAndEscapesReadBack() throws {
+        let pieces = ["", "a", "plain run of text ", "\"", "\\", "\n", "\r", "\t", "\u{01}", "\u{1F}", "ü", "✓", "🚀", "/"]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            let value = (0..<Int.random(in: 0...12, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
+            let parsed = try #require(try JSONSerialization.jsonObject(with: Data(JSONScalar.encode(["v": .string(value)]))) as? [String: Any])
+            #expect(parsed["v"] as? String == value, "\(value.debugDescription)")
+        }
+    }
 }

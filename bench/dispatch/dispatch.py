@@ -201,16 +201,18 @@ def rq_bench(args):
     owners = [f"o{i:03d}" for i in range(args.owners)]
     per = args.jobs // args.owners
     ids = []
+    # --job-ms: the job sleeps that long (noop.sleep_ms), as Conveyor's noop_executor_sleep_ms does.
+    fn, fargs = ("noop.sleep_ms", (args.job_ms,)) if args.job_ms > 0 else ("noop.noop", ())
     t0 = time.time()
     if has_rl:
         for j in range(per):
             for o in owners:
-                job = q.enqueue("noop.noop", rate_limit=rq.RateLimit(key=o, concurrency=args.limit), result_ttl=3600, meta={"owner": o})
+                job = q.enqueue(fn, *fargs, rate_limit=rq.RateLimit(key=o, concurrency=args.limit), result_ttl=3600, meta={"owner": o})
                 ids.append((o, job.id))
     else:
         for j in range(per):
             for o in owners:
-                job = q.enqueue("noop.noop", result_ttl=3600, meta={"owner": o})
+                job = q.enqueue(fn, *fargs, result_ttl=3600, meta={"owner": o})
                 ids.append((o, job.id))
     t_enq = time.time()
     from rq.registry import FinishedJobRegistry
@@ -264,6 +266,8 @@ async def bull_worker_proc(args, owners, slots, ready_path):
 
     async def process(job, token):
         async with sem:
+            if args.job_ms > 0:
+                await asyncio.sleep(args.job_ms / 1000)
             return None
 
     workers = [Worker(f"o-{o}", process, {"connection": conn, "concurrency": args.limit, "autorun": True}) for o in owners]
@@ -306,7 +310,7 @@ async def bull_main(args):
             os.remove(ready)
         procs.append((subprocess.Popen([sys.executable, os.path.abspath(__file__), "bullmq-worker", "--redis-port", str(args.redis_port),
                                         "--db-index", str(args.db_index), "--limit", str(args.limit), "--worker-owners", ",".join(h),
-                                        "--worker-slots", str(args.slots // 2), "--ready", ready],
+                                        "--worker-slots", str(args.slots // 2), "--ready", ready, "--job-ms", str(args.job_ms)],
                                        stdout=subprocess.DEVNULL, stderr=open(f"{args.logdir}/bull-worker-{i}.log", "w")), ready))
     dl = time.time() + 60
     while time.time() < dl and not all(os.path.exists(rp) for _, rp in procs):
@@ -466,6 +470,10 @@ def report(args):
             targets["rq_3x"] = ratio >= 3
             lines.append(f"  >= 3x RQ{' with per-owner limits' if rqr.get('rate_limit_available') else ' (RQ without limits)'}: "
                          f"{'MET' if ratio >= 3 else 'NOT MET'} ({ratio:.2f}x)")
+        if bull and bull.get("throughput_jobs_s"):
+            ratio = t / bull["throughput_jobs_s"]
+            targets["bullmq_1x"] = ratio >= 1
+            lines.append(f"  >= BullMQ-py's throughput in the same run (issue 25): {'MET' if ratio >= 1 else 'NOT MET'} ({ratio:.2f}x)")
         p99 = cv.get("probe_p99_created_started_ms")
         if p99 is not None:
             targets["p99_250ms_unsaturated"] = p99 < 250
@@ -474,6 +482,21 @@ def report(args):
         else:
             lines.append("  p99 created->started < 250 ms unsaturated: not measured (no probe)")
         lines.append(f"  per-owner limit never exceeded: {'yes' if cv.get('limit_ok') else 'NO'}; every job ran exactly once: {'yes' if cv.get('exactly_once_ok') else 'NO'}")
+    if args.job_ms > 0:
+        ideal = args.owners * args.limit * 1000 / args.job_ms
+        out["ideal_jobs_s"] = ideal
+        lines.append("")
+        lines.append(f"Limit-bound case: {args.owners} owners x limit {args.limit}, jobs of {args.job_ms} ms: ideal {ideal:,.0f} jobs/s "
+                     "(every owner's L slots always running a job)")
+        for name, d in [("Conveyor", cv), ("RQ", rqr), ("BullMQ-py", bull)]:
+            if d and d.get("throughput_jobs_s"):
+                frac = d["throughput_jobs_s"] / ideal
+                d["fraction_of_ideal"] = round(frac, 4)
+                lines.append(f"  {name}: {d['throughput_jobs_s']:,.0f} jobs/s = {frac:.1%} of ideal")
+        if cv and cv.get("throughput_jobs_s"):
+            targets["limit_bound_95pct"] = cv["throughput_jobs_s"] / ideal >= 0.95
+            lines.append(f"  Conveyor >= 95% of ideal: {'MET' if targets['limit_bound_95pct'] else 'NOT MET'}")
+    out["parameters"]["job_ms"] = args.job_ms
     out["targets"] = targets
     out["table"] = lines
     text = "\n".join(lines)
@@ -510,6 +533,7 @@ def main():
     ap.add_argument("--redis-calls-per-job", type=float, default=10)
     ap.add_argument("--pg-tx-per-job", type=float, default=4)
     ap.add_argument("--assumptions", default="")
+    ap.add_argument("--job-ms", type=int, default=0, help="each job sleeps this long (limit-bound case); 0: no-op jobs")
     a = ap.parse_args()
     {"conveyor": conveyor, "conveyor-probe": conveyor_probe, "rq": rq_bench, "bullmq": lambda a: asyncio.run(bull_main(a)), "bullmq-worker": bullmq_worker,
      "report": report}[a.cmd](a)

@@ -3,3 +3,10 @@
 
 def noop(*args, **kwargs):
     return None
+
+
+def sleep_ms(ms, *args, **kwargs):
+    """The limit-bound case's job: sleeps `ms` milliseconds (run.sh --job-ms)."""
+    import time
+    time.sleep(ms / 1000)
+    return None

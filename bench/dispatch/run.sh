@@ -2,14 +2,20 @@
 # Dispatch benchmark (issue 11): Conveyor's whole path against RQ and BullMQ on the same Redis, and
 # redis-benchmark EVALSHA / pgbench -N as physical references, in one run. See bench/README.md.
 #   bench/dispatch/run.sh [--jobs N] [--owners M] [--limit L] [--slots K] [--no-build] [--no-peers] [--timeout S]
-#                         [--private-services] [--results FILE] [--perf]
+#                         [--private-services] [--results FILE] [--perf] [--job-ms MS] [--no-rq]
+#                         [--redis-port P] [--pg-port P] [--http-port P]
+# --job-ms: every job sleeps MS ms (Conveyor: noop_executor_sleep_ms; RQ and BullMQ: their job function), the
+# limit-bound case of issue 25 (e.g. --owners 4 --limit 5 --job-ms 20: ideal 1,000 jobs/s).
+# --redis-port/--pg-port: the private servers' ports (default 6392/5442); --http-port: node A's (B and C take the next two).
+# --hub-lanes N: node A's hub_batch_lanes; --node-a-pool N: node A's Postgres pool (default 4, like B and C).
 # --perf: perf record -g of node A for 15 s during the drain, report in .conveyor/bench-dispatch/<stamp>/.
 # --private-services: scripts/services.sh with CONVEYOR_SERVICES_DIR=.conveyor/bench-services, Redis 6392,
 # PostgreSQL 5442, so that another session stopping the shared servers (6391/5441) can't end the run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
-N=10000 M=100 L=5 K=32 BUILD=1 PEERS=1 TIMEOUT=900 PROBE=6 PRIVATE=0 RESULTS= PERF=0
+N=10000 M=100 L=5 K=32 BUILD=1 PEERS=1 TIMEOUT=900 PROBE=6 PRIVATE=0 RESULTS= PERF=0 JOB_MS=0 RQ=1 HUB_LANES= POOL_A=4
+PRIVATE_REDIS_PORT=6392 PRIVATE_PG_PORT=5442 HTTP_PORT=18480
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --jobs) N="$2"; shift 2 ;;
@@ -23,16 +29,23 @@ while [[ $# -gt 0 ]]; do
     --private-services) PRIVATE=1; shift ;;
     --results) RESULTS="$2"; shift 2 ;;
     --perf) PERF=1; shift ;;
-    -h|--help) sed -n 2,4p "$0"; exit 0 ;;
+    --job-ms) JOB_MS="$2"; shift 2 ;;
+    --no-rq) RQ=0; shift ;;
+    --hub-lanes) HUB_LANES="$2"; shift 2 ;;
+    --node-a-pool) POOL_A="$2"; shift 2 ;;
+    --redis-port) PRIVATE_REDIS_PORT="$2"; shift 2 ;;
+    --pg-port) PRIVATE_PG_PORT="$2"; shift 2 ;;
+    --http-port) HTTP_PORT="$2"; shift 2 ;;
+    -h|--help) sed -n 2,10p "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 (( N % M == 0 )) || { echo "--jobs must be a multiple of --owners" >&2; exit 2; }
 PER=$((N / M)) SLOTS_PER_NODE=$((K / 2))
-REDIS_PORT=6391 PG_PORT=5441 HTTP_PORT=18480
+REDIS_PORT=6391 PG_PORT=5441
 if [[ $PRIVATE -eq 1 ]]; then
-  REDIS_PORT=6392 PG_PORT=5442
-  export CONVEYOR_SERVICES_DIR="$ROOT/.conveyor/bench-services" CONVEYOR_REDIS_PORT=6392 CONVEYOR_PG_PORT=5442
+  REDIS_PORT=$PRIVATE_REDIS_PORT PG_PORT=$PRIVATE_PG_PORT
+  export CONVEYOR_SERVICES_DIR="$ROOT/.conveyor/bench-services-$REDIS_PORT" CONVEYOR_REDIS_PORT=$REDIS_PORT CONVEYOR_PG_PORT=$PG_PORT
 fi
 STAMP=$(date -u +%Y%m%d%H%M%S) DATE=$(date -u +%Y-%m-%d)
 RESULTS="${RESULTS:-bench/results/dispatch-$DATE.json}"
@@ -86,12 +99,14 @@ COMMON=(CONVEYOR_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0 CONVEYOR_POSTGRES_URL
         CONVEYOR_POSTGRES_POOL_SIZE=4 CONVEYOR_REDIS_POOL_SIZE=4)
 say "nodes: A web,gatekeeper,scheduler,hub,logs,reaper; B and C worker x $SLOTS_PER_NODE (executor noop)"
 env "${COMMON[@]}" CONVEYOR_NODE_ID=bench-a CONVEYOR_ROLES=web,gatekeeper,scheduler,hub,logs,reaper CONVEYOR_HTTP_PORT=$HTTP_PORT \
+  CONVEYOR_POSTGRES_POOL_SIZE=$POOL_A ${HUB_LANES:+CONVEYOR_HUB_BATCH_LANES=$HUB_LANES} \
   "$BIN" node >"$WORK/node-a.log" 2>&1 & PIDS+=($!)
 for _ in $(seq 1 150); do curl -fs "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 curl -fs "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null || { echo "node A not ready"; tail -20 "$WORK/node-a.log"; exit 1; }
 for n in b c; do
   [[ $n == b ]] && port=$((HTTP_PORT + 1)) || port=$((HTTP_PORT + 2))
   env "${COMMON[@]}" CONVEYOR_NODE_ID=bench-$n CONVEYOR_ROLES=worker CONVEYOR_WORKER_SLOTS=$SLOTS_PER_NODE CONVEYOR_METRICS_PORT=$port \
+    CONVEYOR_NOOP_EXECUTOR_SLEEP_MS=$JOB_MS \
     "$BIN" node >"$WORK/node-$n.log" 2>&1 & PIDS+=($!)
 done
 for n in 1 2; do for _ in $(seq 1 150); do curl -fs "http://127.0.0.1:$((HTTP_PORT + n))/readyz" >/dev/null 2>&1 && break; sleep 0.2; done; done
@@ -134,12 +149,14 @@ cat "$WORK/conveyor.json"
 stop_nodes
 
 if [[ $PEERS -eq 1 ]]; then
+  if [[ $RQ -eq 1 ]]; then
   say "RQ on redis db 10: $K SimpleWorker processes"
   "$PY" bench/dispatch/dispatch.py rq --redis-port $REDIS_PORT --jobs "$N" --owners "$M" --limit "$L" --slots "$K" --db-index 10 --timeout "$TIMEOUT" \
-    --logdir "$WORK" --out "$WORK/rq.json" | tail -25 || echo "RQ run failed"
+    --job-ms "$JOB_MS" --logdir "$WORK" --out "$WORK/rq.json" | tail -25 || echo "RQ run failed"
+  fi
   say "BullMQ on redis db 11"
   "$PY" bench/dispatch/dispatch.py bullmq --redis-port $REDIS_PORT --jobs "$N" --owners "$M" --limit "$L" --slots "$K" --db-index 11 --timeout "$TIMEOUT" \
-    --logdir "$WORK" --out "$WORK/bullmq.json" | tail -25 || echo "BullMQ run failed"
+    --job-ms "$JOB_MS" --logdir "$WORK" --out "$WORK/bullmq.json" | tail -25 || echo "BullMQ run failed"
 fi
 
 say "references: redis-benchmark EVALSHA, pgbench -N"
@@ -170,7 +187,7 @@ v['conveyor_commit'] = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], c
 v['python'] = sys.version.split()[0]
 print(json.dumps(v))" "$PIPV")
 say "results"
-"$PY" bench/dispatch/dispatch.py report --redis-port $REDIS_PORT --pg-port $PG_PORT --jobs "$N" --owners "$M" --limit "$L" --slots "$K" --probe-owners "$PROBE" --date "$DATE" \
+"$PY" bench/dispatch/dispatch.py report --redis-port $REDIS_PORT --pg-port $PG_PORT --jobs "$N" --owners "$M" --limit "$L" --slots "$K" --probe-owners "$PROBE" --date "$DATE" --job-ms "$JOB_MS" \
   --conveyor "$WORK/conveyor.json" --rq "$WORK/rq.json" --bullmq "$WORK/bullmq.json" --refs "$WORK/refs.json" --versions "$VERS" \
   --redis-calls-per-job "$RCALLS" --pg-tx-per-job "$PGTX" \
   --assumptions "Redis commands and Postgres commits per job are measured during the Conveyor drain (INFO commandstats and pg_stat_database deltas / N); other clients of the same servers during the run are counted too" \

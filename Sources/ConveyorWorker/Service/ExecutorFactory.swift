@@ -10,7 +10,7 @@ enum ExecutorFactory {
             return LocalExecutor(root: settings.workDirectory, sandbox: Sandbox(kind: kind, uidBase: settings.sandboxUIDBase, uidCount: settings.sandboxUIDCount,
                                                                                 denyNetworks: settings.sandboxDenyNetworks, nodeID: settings.nodeID))
         case "noop":
-            return NoopExecutor()
+            return NoopExecutor(sleepMilliseconds: settings.noopExecutorSleepMilliseconds)
         case "ssh":
             guard let host = settings.sshHost else { throw WorkerError("executor ssh needs ssh_host") }
             return SSHExecutor(target: try target(settings, host: host), buildUser: settings.sshBuildUser)

@@ -6,7 +6,7 @@ struct ConveyorBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conveyor-bench",
         abstract: "Benchmarks of Conveyor against reference tools, on the servers of scripts/services.sh start.",
-        subcommands: [ClientsBenchmark.self, AdmissionBenchmark.self, BacklogBenchmark.self]
+        subcommands: [ClientsBenchmark.self, AdmissionBenchmark.self, LogsBench.self, BacklogBenchmark.self]
     )
 }
 
