@@ -80,7 +80,7 @@ public enum Node {
         // cancelled; the deadline, told first, ends the process if that is not enough.
         var configuration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0) }
-                + [.init(service: ShutdownDeadline(seconds: settings.drainGraceSeconds + 4.5, logger: logger), successTerminationBehavior: .ignore)],
+                + [.init(service: ShutdownDeadline(seconds: settings.drainGraceSeconds + 4, logger: logger), successTerminationBehavior: .ignore)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = .milliseconds(Int((settings.drainGraceSeconds + 2) * 1000))
         let group = ServiceGroup(configuration: configuration)
