@@ -21,9 +21,21 @@ enum EnvAssignments {
         return parsed
     }
 
+    /// `[A-Za-z_][A-Za-z0-9_]*`, checked on the UTF-8 bytes: the same answer as the check on
+    /// `Character`s (an ASCII letter, digit or `_` is one byte, anything else has a byte outside
+    /// these), without grapheme breaking and Unicode property lookups, which made this check, run for
+    /// every built-in variable of every job, a sixth of a worker's CPU in the dispatch benchmark.
     static func isValidName(_ name: Substring) -> Bool {
-        guard let first = name.first, first == "_" || (first.isASCII && first.isLetter) else { return false }
-        return name.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
+        var bytes = name.utf8.makeIterator()
+        guard let first = bytes.next(), first == UInt8(ascii: "_") || isASCIILetter(first) else { return false }
+        while let byte = bytes.next() {
+            guard byte == UInt8(ascii: "_") || isASCIILetter(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return false }
+        }
+        return true
+    }
+
+    private static func isASCIILetter(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
     }
 
     private struct Word {
