@@ -1,38 +1,16 @@
 #include <curl/curl.h>
-#include <dlfcn.h>
+#include "../CLazyLibrary/lazy_library.h"
 #include <stddef.h>
 
 /* libcurl is loaded when first used (dlopen), not linked: linked, it and the libraries only it needs
    (nghttp2, libssh2, librtmp, libidn2, libpsl, brotli, ...) were mapped into every node, about 1 MB of
    resident memory, though only hub notifications, the S3 cache and the log archive call it
-   (bench/README.md "Results: memory"; the same pattern as Sources/CLibvirt/shim.h). ConveyorHTTPClient
+   (bench/README.md "Results: memory"; the mechanism: Sources/CLazyLibrary/lazy_library.h). ConveyorHTTPClient
    calls the cv_ wrappers below; each resolves its function once. Without libcurl.so.4 they fail like
    curl does (NULL, CURLE_FAILED_INIT), and cv_curl_load_error() says why. */
-static inline void *cv_curl_library(void) {
-    static void *handle;
-    void *h = __atomic_load_n(&handle, __ATOMIC_ACQUIRE);
-    if (!h) {
-        h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-        if (h) __atomic_store_n(&handle, h, __ATOMIC_RELEASE);
-    }
-    return h;
-}
+CV_LAZY_LIBRARY(curl, "libcurl.so.4")
 
-/* NULL when libcurl is loaded, else dlerror()'s message. */
-static inline const char *cv_curl_load_error(void) {
-    if (cv_curl_library()) return NULL;
-    const char *error = dlerror();
-    return error ? error : "libcurl.so.4 could not be loaded";
-}
-
-#define CV_CURL_SYMBOL(name) \
-    static __typeof__(&name) fn; \
-    __typeof__(&name) f = __atomic_load_n(&fn, __ATOMIC_ACQUIRE); \
-    if (!f) { \
-        void *h = cv_curl_library(); \
-        f = h ? (__typeof__(&name))dlsym(h, #name) : NULL; \
-        if (f) __atomic_store_n(&fn, f, __ATOMIC_RELEASE); \
-    }
+#define CV_CURL_SYMBOL(name) CV_LAZY_SYMBOL(curl, name)
 #define CV_CURL(ret, failed, name, params, args) \
     static inline ret cv_##name params { CV_CURL_SYMBOL(name) return f ? f args : failed; }
 #define CV_CURL_VOID(name, params, args) \

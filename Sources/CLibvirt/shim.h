@@ -1,6 +1,6 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
-#include <dlfcn.h>
+#include "../CLazyLibrary/lazy_library.h"
 #include <stddef.h>
 
 /* libvirt is loaded when first used (dlopen), not linked: linked, it and the ~20 libraries it needs
@@ -8,31 +8,9 @@
    memory, though only the libvirt executor calls it (bench/memory). ConveyorVirt calls the cv_ wrappers
    below; each resolves its function once. Without libvirt.so.0 they fail like libvirt does (NULL, -1),
    and cv_virt_load_error() says why. */
-static inline void *cv_virt_library(void) {
-    static void *handle;
-    void *h = __atomic_load_n(&handle, __ATOMIC_ACQUIRE);
-    if (!h) {
-        h = dlopen("libvirt.so.0", RTLD_NOW | RTLD_LOCAL);
-        if (h) __atomic_store_n(&handle, h, __ATOMIC_RELEASE);
-    }
-    return h;
-}
+CV_LAZY_LIBRARY(virt, "libvirt.so.0")
 
-/* NULL when libvirt is loaded, else dlerror()'s message. */
-static inline const char *cv_virt_load_error(void) {
-    if (cv_virt_library()) return NULL;
-    const char *error = dlerror();
-    return error ? error : "libvirt.so.0 could not be loaded";
-}
-
-#define CV_VIRT_SYMBOL(name) \
-    static __typeof__(&name) fn; \
-    __typeof__(&name) f = __atomic_load_n(&fn, __ATOMIC_ACQUIRE); \
-    if (!f) { \
-        void *h = cv_virt_library(); \
-        f = h ? (__typeof__(&name))dlsym(h, #name) : NULL; \
-        if (f) __atomic_store_n(&fn, f, __ATOMIC_RELEASE); \
-    }
+#define CV_VIRT_SYMBOL(name) CV_LAZY_SYMBOL(virt, name)
 #define CV_VIRT(ret, failed, name, params, args) \
     static inline ret cv_##name params { CV_VIRT_SYMBOL(name) return f ? f args : failed; }
 #define CV_VIRT_VOID(name, params, args) \
